@@ -1,0 +1,218 @@
+#include "router/connection.h"
+
+#include <arpa/inet.h>
+
+#include "core/log.h"
+#include "router/loop.h"
+
+namespace xmesh::router {
+
+Connection::Connection(Loop& loop, bool directTls) : loop_(loop), directTls_(directTls) {
+  uv_tcp_init(loop.uvLoop(), &tcp_);
+  tcp_.data = this;
+  writeReq_.data = this;
+}
+
+Connection::~Connection() = default;
+
+bool Connection::start() {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    char ip[INET6_ADDRSTRLEN] = {0};
+    if (addr.ss_family == AF_INET)
+      uv_ip4_name(reinterpret_cast<sockaddr_in*>(&addr), ip, sizeof ip);
+    else
+      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&addr), ip, sizeof ip);
+    peer_ = ip;
+  }
+  uv_tcp_nodelay(&tcp_, 1);
+  if (directTls_) {
+    auto t = tls::TlsSession::accept(loop_.tlsContext());
+    if (!t.isOk()) return false;
+    tls_ = std::move(t.value());
+    tlsStartMs_ = loop_.nowMs();
+  }
+  session_ = loop_.createSession(this, directTls_);
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) != 0) return false;
+  return true;
+}
+
+void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(h->data);
+  // One read buffer per loop: input is consumed synchronously inside onRead.
+  *buf = self->loop_.readBuffer();
+}
+
+void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(s->data);
+  if (n > 0) {
+    LoopStats::add(self->loop_.stats().bytesIn, static_cast<uint64_t>(n));
+    self->handleInput(std::string_view(buf->base, static_cast<size_t>(n)));
+    return;
+  }
+  if (n < 0) self->closeNow();
+}
+
+void Connection::handleInput(std::string_view bytes) {
+  if (closed_) return;
+  if (!tls_) {
+    if (session_) session_->onBytes(bytes);
+    return;
+  }
+  plainIn_.clear();
+  Status st = tls_->feed(bytes, plainIn_);
+  if (tls_->hasPendingCiphertext()) {
+    wireOut_.append(tls_->pendingCiphertext());
+    tls_->pendingCiphertext().clear();
+    markDirty();
+  }
+  if (!st.isOk()) {
+    // Plaintext injected after STARTTLS, or a broken handshake: no XMPP error can be
+    // sent on a stream that is not TLS any more; close after the alert.
+    log::debug("c2s", "tls-failed", {{"peer", peer_}, {"detail", st.error().detail}});
+    loop_.stats().error(ErrorReason::TlsFailed);
+    closeAfterFlush();
+    return;
+  }
+  if (tls_->handshakeDone() && !tlsHandshakeReported_) {
+    tlsHandshakeReported_ = true;
+    if (session_) session_->onTlsEstablished();
+  }
+  if (!plainIn_.empty() && session_) {
+    std::string plain;
+    plain.swap(plainIn_);  // the session may re-enter send(); keep our scratch free
+    session_->onBytes(plain);
+    if (plainIn_.empty()) {
+      plain.clear();
+      plainIn_.swap(plain);
+    }
+  }
+  if (tls_ && tls_->peerClosed()) closeAfterFlush();
+}
+
+void Connection::send(std::string_view plaintext) {
+  if (closed_) return;
+  if (tls_)
+    plainOut_.append(plaintext);
+  else
+    wireOut_.append(plaintext);
+  markDirty();
+}
+
+void Connection::startTls() {
+  auto t = tls::TlsSession::accept(loop_.tlsContext());
+  if (!t.isOk()) {
+    abort(ErrorReason::TlsFailed);
+    return;
+  }
+  tls_ = std::move(t.value());
+  tlsStartMs_ = loop_.nowMs();
+}
+
+void Connection::markDirty() {
+  if (dirty_) return;
+  dirty_ = true;
+  loop_.markDirty(this);
+}
+
+void Connection::flush() {
+  dirty_ = false;
+  if (closed_) return;
+  if (tls_ && !plainOut_.empty()) {
+    Status st = tls_->write(plainOut_);
+    plainOut_.clear();
+    if (!st.isOk()) return abort(ErrorReason::TlsFailed);
+  }
+  if (tls_ && tls_->hasPendingCiphertext()) {
+    wireOut_.append(tls_->pendingCiphertext());
+    tls_->pendingCiphertext().clear();
+  }
+  if (queuedBytes() > loop_.config().limits.outputHardLimit) {
+    log::info("c2s", "slow-consumer", {{"peer", peer_}, {"queued", std::to_string(queuedBytes())}});
+    return abort(ErrorReason::SlowConsumer);
+  }
+  applyBackpressure();
+  if (!writing_ && !wireOut_.empty()) startWrite();
+  if (closing_ && !writing_ && wireOut_.empty()) closeNow();
+}
+
+void Connection::applyBackpressure() {
+  const auto& l = loop_.config().limits;
+  size_t q = queuedBytes();
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (!readPaused_ && q > l.outputHighWatermark) {
+    readPaused_ = true;
+    uv_read_stop(stream);
+  } else if (readPaused_ && q <= l.outputLowWatermark && !closing_) {
+    readPaused_ = false;
+    uv_read_start(stream, onAlloc, onRead);
+  }
+}
+
+void Connection::startWrite() {
+  inflight_.swap(wireOut_);
+  wireOut_.clear();
+  uv_buf_t buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
+  LoopStats::add(loop_.stats().bytesOut, inflight_.size());
+  int r = uv_write(&writeReq_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, onWrite);
+  if (r != 0) {
+    inflight_.clear();
+    closeNow();
+    return;
+  }
+  writing_ = true;
+}
+
+void Connection::onWrite(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  self->writing_ = false;
+  self->inflight_.clear();
+  if (status < 0 || self->closed_) {
+    self->closeNow();
+    return;
+  }
+  self->flush();
+}
+
+void Connection::closeAfterFlush() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  if (tls_) tls_->shutdown();
+  if (!readPaused_) {
+    readPaused_ = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  }
+  markDirty();
+}
+
+void Connection::abort(ErrorReason why) {
+  loop_.stats().error(why);
+  closeNow();
+}
+
+void Connection::sweep(int64_t nowMs) {
+  if (closed_ || !tls_ || tls_->handshakeDone()) return;
+  if (nowMs - tlsStartMs_ > int64_t{loop_.config().limits.tlsHandshakeTimeoutSeconds} * 1000) {
+    abort(ErrorReason::ConnectionTimeout);
+  }
+}
+
+void Connection::closeNow() {
+  if (closed_) return;
+  closed_ = true;
+  if (session_) {
+    session::C2sSession* s = session_;
+    session_ = nullptr;
+    s->onDisconnect();
+    loop_.connectionDetached(s);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClose);
+}
+
+void Connection::onClose(uv_handle_t* h) {
+  auto* self = static_cast<Connection*>(h->data);
+  self->loop_.connectionClosed(self);
+}
+
+}  // namespace xmesh::router

@@ -1,0 +1,32 @@
+#include "router/directory.h"
+
+namespace xmesh::router {
+
+ResourceEntry* UserEntry::findResource(std::string_view resource) {
+  for (auto& r : resources)
+    if (r.resource == resource) return &r;
+  return nullptr;
+}
+
+ResourceEntry* UserEntry::findSession(const SessionRef& ref) {
+  for (auto& r : resources)
+    if (r.ref == ref) return &r;
+  return nullptr;
+}
+
+RosterEntry* UserEntry::findContact(std::string_view bare) {
+  for (auto& r : roster)
+    if (r.contact == bare) return &r;
+  return nullptr;
+}
+
+size_t Directory::onlineUsersApprox() const {
+  size_t n = 0;
+  for (const auto& s : shards_) {
+    std::shared_lock lock(s.mu);
+    n += s.users.size();
+  }
+  return n;
+}
+
+}  // namespace xmesh::router

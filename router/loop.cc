@@ -1,0 +1,305 @@
+#include "router/loop.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "router/connection.h"
+#include "router/node.h"
+
+namespace xmesh::router {
+
+namespace {
+constexpr size_t kQueueCapacity = 8192;  // per (source, destination) pair
+}
+
+Loop::Loop(Node& node, uint32_t index) : node_(node), index_(index) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  uv_async_init(&loop_, &wake_, onWake);
+  wake_.data = this;
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, onCheck);
+  uv_timer_init(&loop_, &sweepTimer_);
+  sweepTimer_.data = this;
+  readBuf_.reset(new char[kReadBufSize]);
+  uint32_t n = node.config().loops > 0 ? static_cast<uint32_t>(node.config().loops) : 1;
+  for (uint32_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<SpscQueue<Envelope>>(kQueueCapacity));
+  overflow_.resize(n);
+  wakePending_.assign(n, false);
+}
+
+Loop::~Loop() {
+  owned_.clear();
+  uv_loop_close(&loop_);
+}
+
+const tls::TlsContext& Loop::tlsContext() const { return node_.tlsContext(); }
+const NodeConfig& Loop::config() const { return node_.config(); }
+StanzaRouter& Loop::router() { return node_.router(); }
+session::AuthThrottle& Loop::authThrottle() { return node_.authThrottle(); }
+session::SessionEnv& Loop::envOf(uint32_t loop) { return node_.loop(loop); }
+int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }
+
+Status Loop::listenOn(uv_tcp_t* handle, const std::string& address, int port, bool directTls) {
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
+    return Status::fail("listen", "bad address " + address);
+  // SO_REUSEPORT on a socket of our own: every loop binds the same port and the kernel
+  // shards incoming connections across them, with no accept hand-off.
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::fail("listen", "socket failed");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  socklen_t len = addr.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    close(fd);
+    return Status::fail("listen", "cannot bind " + address + ":" + std::to_string(port));
+  }
+  uv_tcp_init(&loop_, handle);
+  handle->data = this;
+  uv_tcp_open(handle, fd);
+  int r = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 4096, onConnection);
+  if (r != 0) return Status::fail("listen", uv_strerror(r));
+  // Tag the handle so onConnection knows which kind of listener fired.
+  handle->data = directTls ? static_cast<void*>(&tlsListener_) : static_cast<void*>(this);
+  return Status::ok();
+}
+
+Status Loop::listen() {
+  const auto& l = node_.config().listen;
+  Status s = listenOn(&c2sListener_, l.c2sAddress, l.c2sPort, false);
+  if (!s) return s;
+  c2sListening_ = true;
+  if (l.directTlsPort > 0) {
+    s = listenOn(&tlsListener_, l.c2sAddress, l.directTlsPort, true);
+    if (!s) return s;
+    tlsListening_ = true;
+  }
+  return Status::ok();
+}
+
+void Loop::start() {
+  uv_timer_start(&sweepTimer_, onSweep, 1000, 1000);
+  thread_ = std::thread([this] {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  });
+}
+
+void Loop::stopAsync() {
+  post([this] {
+    stopping_ = true;
+    for (Connection* c : connections_) c->closeAfterFlush();
+    auto closeIf = [](uv_handle_t* h) {
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    };
+    if (c2sListening_) closeIf(reinterpret_cast<uv_handle_t*>(&c2sListener_));
+    if (tlsListening_) closeIf(reinterpret_cast<uv_handle_t*>(&tlsListener_));
+    uv_timer_stop(&sweepTimer_);
+    closeIf(reinterpret_cast<uv_handle_t*>(&sweepTimer_));
+    // Give pending writes one loop turn, then close the rest.
+    uv_stop(&loop_);
+  });
+}
+
+void Loop::join() {
+  if (thread_.joinable()) thread_.join();
+  // Drain closes started above (connections, handles) on this thread now.
+  for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end()))
+    c->abort(ErrorReason::ConnectionTimeout);
+  auto closeIf = [](uv_handle_t* h) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  };
+  closeIf(reinterpret_cast<uv_handle_t*>(&wake_));
+  closeIf(reinterpret_cast<uv_handle_t*>(&check_));
+  closeIf(reinterpret_cast<uv_handle_t*>(&sweepTimer_));
+  if (c2sListening_) closeIf(reinterpret_cast<uv_handle_t*>(&c2sListener_));
+  if (tlsListening_) closeIf(reinterpret_cast<uv_handle_t*>(&tlsListener_));
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& [id, s] : owned_) s->onDisconnect();
+  owned_.clear();
+}
+
+void Loop::onConnection(uv_stream_t* server, int status) {
+  auto* tag = server->data;
+  Loop* self = static_cast<Loop*>(server->loop->data);
+  bool directTls = tag == static_cast<void*>(&self->tlsListener_);
+  if (status < 0 || self->stopping_) return;
+  auto* conn = new Connection(*self, directTls);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;
+  }
+  self->connections_.insert(conn);
+  LoopStats::add(self->stats_.connectionsAccepted);
+  LoopStats::add(self->stats_.connections);
+  if (!conn->start()) conn->abort(ErrorReason::InternalError);
+  if (!self->node_.admitAddress(conn->peerAddress())) {
+    // Over the per-address limit: a stream error would need a stream; just drop.
+    conn->abort(ErrorReason::TooManyConnections);
+  }
+}
+
+session::C2sSession* Loop::createSession(Connection* conn, bool directTls) {
+  auto s = std::make_unique<session::C2sSession>(*this, conn, directTls);
+  session::C2sSession* raw = s.get();
+  attached_.insert(raw->ref().id);
+  owned_.emplace(raw->ref().id, std::move(s));
+  return raw;
+}
+
+void Loop::connectionDetached(session::C2sSession* s) {
+  uint64_t id = s->ref().id;
+  attached_.erase(id);
+  if (s->finished()) owned_.erase(id);
+}
+
+void Loop::connectionClosed(Connection* c) {
+  connections_.erase(c);
+  std::erase(dirty_, c);
+  LoopStats::sub(stats_.connections);
+  LoopStats::add(stats_.connectionsClosed);
+  node_.releaseAddress(c->peerAddress());
+  delete c;
+}
+
+SessionRef Loop::registerSession(session::C2sSession* s) {
+  SessionRef ref{index_, nextSessionId_++};
+  registry_.emplace(ref.id, s);
+  return ref;
+}
+
+void Loop::unregisterSession(const SessionRef& ref) { registry_.erase(ref.id); }
+
+session::C2sSession* Loop::findSession(uint64_t id) {
+  auto it = registry_.find(id);
+  return it == registry_.end() ? nullptr : it->second;
+}
+
+bool Loop::submitStore(std::function<void(store::Store&)> job, std::string_view orderKey) {
+  if (orderKey.empty()) return node_.store().submit(std::move(job));
+  return node_.store().submit(orderKey, std::move(job));
+}
+
+void Loop::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(postMu_);
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(&wake_);
+}
+
+void Loop::deliver(const SessionRef& to, SharedBytes bytes, StanzaClass cls,
+                   std::shared_ptr<const RoutedStanza> fallback) {
+  if (to.loop == index_) return deliverLocal(to, bytes, cls, fallback);
+  Envelope e;
+  e.to = to;
+  e.bytes = std::move(bytes);
+  e.cls = cls;
+  e.fallback = std::move(fallback);
+  enqueueRemote(to.loop, std::move(e));
+}
+
+void Loop::runOn(uint32_t loop, std::function<void()> task) {
+  Envelope e;
+  e.task = std::move(task);
+  if (loop == index_) {
+    // Still asynchronous, so callers never re-enter themselves.
+    post(std::move(e.task));
+    return;
+  }
+  enqueueRemote(loop, std::move(e));
+}
+
+void Loop::enqueueRemote(uint32_t dest, Envelope&& e) {
+  LoopStats::add(stats_.crossLoopSent);
+  // FIFO per destination: once something overflowed, later items queue behind it.
+  if (!overflow_[dest].empty() || !node_.loop(dest).inboxFrom(index_).tryPush(e)) {
+    LoopStats::add(stats_.crossLoopOverflow);
+    overflow_[dest].push_back(std::move(e));
+  }
+  wakePending_[dest] = true;
+}
+
+void Loop::flushOverflow() {
+  for (uint32_t d = 0; d < overflow_.size(); ++d) {
+    auto& q = overflow_[d];
+    auto& inbox = node_.loop(d).inboxFrom(index_);
+    while (!q.empty() && inbox.tryPush(q.front())) q.pop_front();
+    if (!q.empty()) wakePending_[d] = true;
+  }
+  // One wake-up per destination per iteration, however many items were queued.
+  for (uint32_t d = 0; d < wakePending_.size(); ++d) {
+    if (!wakePending_[d]) continue;
+    wakePending_[d] = false;
+    node_.loop(d).wake();
+  }
+}
+
+void Loop::deliverLocal(const SessionRef& to, const SharedBytes& bytes, StanzaClass cls,
+                        const std::shared_ptr<const RoutedStanza>& fallback) {
+  session::C2sSession* s = findSession(to.id);
+  if (s && !s->finished() && s->bound()) {
+    s->deliver(bytes, cls);
+    return;
+  }
+  if (!fallback) return;
+  // The session left while the stanza was in flight: route it again to the bare JID
+  // (another resource, or offline storage).
+  auto again = std::make_shared<RoutedStanza>(*fallback);
+  again->to = again->to.bare();
+  router().route(*this, std::move(again));
+}
+
+void Loop::drainInboxes() {
+  for (auto& q : inbox_) {
+    q->drain([this](Envelope&& e) { handleEnvelope(std::move(e)); });
+  }
+  std::vector<std::function<void()>> posted;
+  {
+    std::lock_guard lock(postMu_);
+    posted.swap(posted_);
+  }
+  for (auto& fn : posted) fn();
+}
+
+void Loop::handleEnvelope(Envelope&& e) {
+  if (e.task) {
+    e.task();
+    return;
+  }
+  deliverLocal(e.to, e.bytes, e.cls, e.fallback);
+}
+
+void Loop::onWake(uv_async_t* a) { static_cast<Loop*>(a->data)->drainInboxes(); }
+
+void Loop::onCheck(uv_check_t* c) {
+  auto* self = static_cast<Loop*>(c->data);
+  // Flush every connection that produced output this iteration: one write each.
+  std::vector<Connection*> dirty;
+  dirty.swap(self->dirty_);
+  for (Connection* conn : dirty)
+    if (self->connections_.count(conn)) conn->flush();
+  self->flushOverflow();
+}
+
+void Loop::onSweep(uv_timer_t* t) { static_cast<Loop*>(t->data)->sweep(); }
+
+void Loop::sweep() {
+  int64_t now = nowMs();
+  for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end())) c->sweep(now);
+  std::vector<uint64_t> done;
+  uint64_t queued = 0;
+  for (auto& [id, s] : owned_) {
+    if (s->sweep(now) && !attached_.count(id)) done.push_back(id);
+  }
+  for (Connection* c : connections_) queued += c->queuedBytes();
+  stats_.outputQueuedBytes.store(queued, std::memory_order_relaxed);
+  for (uint64_t id : done) owned_.erase(id);
+}
+
+}  // namespace xmesh::router

@@ -1,0 +1,86 @@
+// xmeshd: the node router process.
+#include <signal.h>
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "core/log.h"
+#include "router/admin_server.h"
+#include "router/node.h"
+
+namespace {
+std::atomic<xmesh::router::Node*> g_node{nullptr};
+void onSignal(int) {
+  if (auto* n = g_node.load()) n->stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xmeshd - xmesh node router"};
+  std::string configPath;
+  std::string nodeId;
+  int c2sPort = -1, adminPort = -1, loops = -1;
+  std::string dataDir;
+  app.add_option("-c,--config", configPath, "TOML config file");
+  app.add_option("--node", nodeId, "Node id (overrides node_id)");
+  app.add_option("--c2s-port", c2sPort, "Override listen.c2s_port");
+  app.add_option("--admin-port", adminPort, "Override listen.admin_port (0 = off)");
+  app.add_option("--loops", loops, "Override loops (0 = one per core)");
+  app.add_option("--data-dir", dataDir, "Override data_dir");
+  CLI11_PARSE(app, argc, argv);
+
+  xmesh::NodeConfig config;
+  if (!configPath.empty()) {
+    auto loaded = xmesh::loadConfig(configPath);
+    if (!loaded.isOk()) {
+      std::cerr << "xmeshd: " << loaded.error().reason << ": " << loaded.error().detail << "\n";
+      return 2;
+    }
+    config = loaded.value();
+  }
+  if (!nodeId.empty()) config.nodeId = nodeId;
+  if (c2sPort >= 0) config.listen.c2sPort = c2sPort;
+  if (adminPort >= 0) config.listen.adminPort = adminPort;
+  if (loops >= 0) config.loops = loops;
+  if (!dataDir.empty()) config.dataDir = dataDir;
+  xmesh::log::Level level;
+  if (xmesh::log::parseLevel(config.logLevel, &level)) xmesh::log::setLevel(level);
+
+  signal(SIGPIPE, SIG_IGN);
+  xmesh::router::Node node(config);
+  if (auto s = node.init(); !s) {
+    xmesh::log::error("node", "init-failed", {{"reason", s.error().reason}, {"detail", s.error().detail}});
+    return 1;
+  }
+  xmesh::router::AdminServer admin([&node](const std::string& path, int* code, std::string* type) {
+    *code = 200;
+    if (path == "/metrics") {
+      *type = "text/plain; version=0.0.4";
+      return node.renderMetrics();
+    }
+    if (path == "/status") {
+      *type = "application/json";
+      return node.renderStatus();
+    }
+    *code = 404;
+    return std::string("not found\n");
+  });
+  if (config.listen.adminPort > 0) {
+    if (auto s = admin.start(config.listen.adminAddress, config.listen.adminPort); !s) {
+      xmesh::log::error("node", "admin-failed", {{"detail", s.error().detail}});
+      return 1;
+    }
+  }
+  g_node.store(&node);
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  node.start();
+  node.join();
+  g_node.store(nullptr);
+  admin.stop();
+  xmesh::log::info("node", "stopped", {{"node", config.nodeId}});
+  return 0;
+}

@@ -1,0 +1,213 @@
+#include "router/node.h"
+
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/log.h"
+#include "store/sqlite_store.h"
+#include "tls/selfsigned.h"
+
+namespace xmesh::router {
+
+Node::Node(NodeConfig config)
+    : config_(std::move(config)),
+      router_(config_, directory_),
+      throttle_(config_.limits.authFailuresBeforeBackoff, config_.limits.authBackoffSeconds) {
+  if (config_.loops <= 0) config_.loops = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Node::~Node() {
+  // Store jobs post to loops: stop the store before the loops go away.
+  if (store_) store_->shutdown();
+  loops_.clear();
+}
+
+Status Node::prepareTls() {
+  std::string cert = config_.tls.certFile;
+  std::string key = config_.tls.keyFile;
+  if (cert.empty()) {
+    // Local runs: a self-signed certificate for the domain, made once in the data dir.
+    cert = config_.dataDir + "/selfsigned.crt";
+    key = config_.dataDir + "/selfsigned.key";
+    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key)) {
+      Status s = tls::generateSelfSigned(cert, key, {config_.domain}, 365);
+      if (!s) return s;
+      log::info("node", "generated-self-signed-certificate", {{"path", cert}});
+    }
+  }
+  tls::ServerOptions opts;
+  opts.certChainFile = cert;
+  opts.keyFile = key;
+  if (!tls::parseTlsVersion(config_.tls.minVersion, &opts.minVersion))
+    return Status::fail("config-invalid", "tls.min_version must be 1.2 or 1.3");
+  opts.alpn = {"xmpp-client"};
+  auto ctx = tls::TlsContext::server(opts);
+  if (!ctx.isOk()) return Status::fail(ctx.error().reason, ctx.error().detail);
+  tls_ = std::move(ctx.value());
+  return Status::ok();
+}
+
+Status Node::init() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.dataDir, ec);
+  if (ec) return Status::fail("data-dir", ec.message());
+  Status s = prepareTls();
+  if (!s) return s;
+  std::string path = config_.resolvedStorePath();
+  auto st = store::AsyncStore::start(
+      [path]() { return store::openSqlite(store::SqliteOptions{.path = path}); },
+      store::AsyncStoreOptions{.threads = static_cast<size_t>(std::max(1, config_.storeThreads))});
+  if (!st.isOk()) return Status::fail(st.error().reason, st.error().detail);
+  store_ = std::move(st.value());
+  for (int i = 0; i < config_.loops; ++i)
+    loops_.push_back(std::make_unique<Loop>(*this, static_cast<uint32_t>(i)));
+  for (auto& l : loops_) {
+    s = l->listen();
+    if (!s) return s;
+  }
+  return Status::ok();
+}
+
+void Node::start() {
+  startedAtMs_ = static_cast<int64_t>(uv_hrtime() / 1000000);
+  for (auto& l : loops_) l->start();
+  log::info("node", "started", {{"node", config_.nodeId}, {"domain", config_.domain},
+                                 {"loops", std::to_string(loops_.size())},
+                                 {"c2s_port", std::to_string(config_.listen.c2sPort)}});
+}
+
+void Node::stop() {
+  for (auto& l : loops_) l->stopAsync();
+}
+
+void Node::join() {
+  for (auto& l : loops_) l->join();
+}
+
+bool Node::admitAddress(const std::string& address) {
+  std::lock_guard lock(addrMu_);
+  int& n = perAddress_[address];
+  ++n;
+  int limit = config_.limits.maxConnectionsPerAddress;
+  return limit <= 0 || n <= limit;
+}
+
+void Node::releaseAddress(const std::string& address) {
+  std::lock_guard lock(addrMu_);
+  auto it = perAddress_.find(address);
+  if (it == perAddress_.end()) return;
+  if (--it->second <= 0) perAddress_.erase(it);
+}
+
+namespace {
+uint64_t load(const Counter& c) { return c.load(std::memory_order_relaxed); }
+
+struct Totals {
+  std::array<uint64_t, static_cast<size_t>(StanzaClass::kCount)> in{}, out{};
+  std::array<uint64_t, static_cast<size_t>(ErrorReason::kCount)> errors{};
+  uint64_t bytesIn = 0, bytesOut = 0, accepted = 0, closed = 0, authOk = 0, authFail = 0,
+           offlineStored = 0, offlineDelivered = 0, crossLoop = 0, overflow = 0, resumed = 0,
+           connections = 0, negotiating = 0, active = 0, inactive = 0, detached = 0, queued = 0;
+};
+
+Totals sum(const std::vector<std::unique_ptr<Loop>>& loops) {
+  Totals t;
+  for (const auto& l : loops) {
+    const LoopStats& s = l->statsView();
+    for (size_t i = 0; i < t.in.size(); ++i) {
+      t.in[i] += load(s.stanzasIn[i]);
+      t.out[i] += load(s.stanzasOut[i]);
+    }
+    for (size_t i = 0; i < t.errors.size(); ++i) t.errors[i] += load(s.errors[i]);
+    t.bytesIn += load(s.bytesIn);
+    t.bytesOut += load(s.bytesOut);
+    t.accepted += load(s.connectionsAccepted);
+    t.closed += load(s.connectionsClosed);
+    t.authOk += load(s.authSuccess);
+    t.authFail += load(s.authFailure);
+    t.offlineStored += load(s.offlineStored);
+    t.offlineDelivered += load(s.offlineDelivered);
+    t.crossLoop += load(s.crossLoopSent);
+    t.overflow += load(s.crossLoopOverflow);
+    t.resumed += load(s.smResumed);
+    t.connections += load(s.connections);
+    t.negotiating += load(s.sessionsNegotiating);
+    t.active += load(s.sessionsActive);
+    t.inactive += load(s.sessionsInactive);
+    t.detached += load(s.sessionsDetached);
+    t.queued += load(s.outputQueuedBytes);
+  }
+  return t;
+}
+}  // namespace
+
+std::string Node::renderMetrics() const {
+  Totals t = sum(loops_);
+  std::ostringstream o;
+  auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << v << '\n';
+  };
+  o << "# HELP xmesh_sessions Client sessions by state.\n# TYPE xmesh_sessions gauge\n";
+  o << "xmesh_sessions{state=\"negotiating\"} " << t.negotiating << '\n';
+  o << "xmesh_sessions{state=\"active\"} " << t.active << '\n';
+  o << "xmesh_sessions{state=\"inactive\"} " << t.inactive << '\n';
+  o << "xmesh_sessions{state=\"detached\"} " << t.detached << '\n';
+  // The seeds' counters (IM and Presence JSM counters). Until dual connections exist
+  // every bound session is a client session of this node's own users.
+  metric("xmesh_ActiveJsmSessions", "gauge", "Active JSM sessions (seed counter).", t.active);
+  metric("xmesh_InactiveJsmSessions", "gauge", "Inactive JSM sessions (seed counter).", t.inactive);
+  metric("xmesh_JsmSessionsClient", "gauge", "Client sessions active on this node.", t.active);
+  metric("xmesh_JsmSessionsClientInactive", "gauge", "Inactive client sessions on this node.", t.inactive);
+  metric("xmesh_JsmSessionsComposed", "gauge", "Active plus inactive client sessions.", t.active + t.inactive);
+  o << "# HELP xmesh_stanzas_in_total Stanzas received from clients.\n# TYPE xmesh_stanzas_in_total counter\n";
+  for (size_t i = 0; i < t.in.size(); ++i)
+    o << "xmesh_stanzas_in_total{kind=\"" << stanzaClassName(static_cast<StanzaClass>(i)) << "\"} " << t.in[i] << '\n';
+  o << "# HELP xmesh_stanzas_out_total Stanzas delivered to clients.\n# TYPE xmesh_stanzas_out_total counter\n";
+  for (size_t i = 0; i < t.out.size(); ++i)
+    o << "xmesh_stanzas_out_total{kind=\"" << stanzaClassName(static_cast<StanzaClass>(i)) << "\"} " << t.out[i] << '\n';
+  o << "# HELP xmesh_errors_total Errors sent or connections closed, by reason.\n# TYPE xmesh_errors_total counter\n";
+  for (size_t i = 0; i < t.errors.size(); ++i)
+    o << "xmesh_errors_total{reason=\"" << errorReasonName(static_cast<ErrorReason>(i)) << "\"} " << t.errors[i] << '\n';
+  metric("xmesh_bytes_in_total", "counter", "Bytes read from client sockets.", t.bytesIn);
+  metric("xmesh_bytes_out_total", "counter", "Bytes written to client sockets.", t.bytesOut);
+  metric("xmesh_connections", "gauge", "Open client connections.", t.connections);
+  metric("xmesh_connections_accepted_total", "counter", "Accepted client connections.", t.accepted);
+  metric("xmesh_auth_success_total", "counter", "Successful SASL authentications.", t.authOk);
+  metric("xmesh_auth_failure_total", "counter", "Failed SASL authentications.", t.authFail);
+  metric("xmesh_offline_stored_total", "counter", "Messages stored for offline users.", t.offlineStored);
+  metric("xmesh_offline_delivered_total", "counter", "Offline messages delivered.", t.offlineDelivered);
+  metric("xmesh_crossloop_sent_total", "counter", "Envelopes handed to another loop.", t.crossLoop);
+  metric("xmesh_crossloop_overflow_total", "counter", "Envelopes that waited for a full queue.", t.overflow);
+  metric("xmesh_sm_resumed_total", "counter", "XEP-0198 resumptions.", t.resumed);
+  metric("xmesh_output_queued_bytes", "gauge", "Bytes queued for client sockets.", t.queued);
+  metric("xmesh_store_queue_depth", "gauge", "Store jobs waiting.", store_ ? store_->queueDepth() : 0);
+  metric("xmesh_online_users", "gauge", "Users with at least one session.", directory_.onlineUsersApprox());
+  return o.str();
+}
+
+std::string Node::renderStatus() const {
+  Totals t = sum(loops_);
+  nlohmann::json j;
+  j["node"] = config_.nodeId;
+  j["domain"] = config_.domain;
+  j["loops"] = loops_.size();
+  j["sessions"] = {{"negotiating", t.negotiating}, {"active", t.active}, {"inactive", t.inactive},
+                   {"detached", t.detached}};
+  j["counters"] = {{"ActiveJsmSessions", t.active}, {"InactiveJsmSessions", t.inactive},
+                   {"JsmSessionsClient", t.active}, {"JsmSessionsClientInactive", t.inactive},
+                   {"JsmSessionsComposed", t.active + t.inactive}};
+  j["connections"] = t.connections;
+  j["online_users"] = directory_.onlineUsersApprox();
+  j["stanzas_in"] = t.in[0] + t.in[1] + t.in[2];
+  j["stanzas_out"] = t.out[0] + t.out[1] + t.out[2];
+  j["store_queue_depth"] = store_ ? store_->queueDepth() : 0;
+  j["output_queued_bytes"] = t.queued;
+  return j.dump();
+}
+
+}  // namespace xmesh::router

@@ -1,0 +1,65 @@
+// One xmeshd process: its loops, the shared routing table, the store workers and the
+// admin endpoint. Built once at start-up from the config; torn down on SIGTERM/SIGINT.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "router/directory.h"
+#include "router/loop.h"
+#include "router/stanza_router.h"
+#include "session/auth_throttle.h"
+#include "store/async_store.h"
+#include "tls/context.h"
+
+namespace xmesh::router {
+
+class Node {
+ public:
+  explicit Node(NodeConfig config);
+  ~Node();
+
+  // Opens the store, loads or generates the TLS certificate, binds every listener.
+  Status init();
+  void start();
+  void stop();   // thread-safe; loops exit, run() returns
+  void join();
+
+  const NodeConfig& config() const { return config_; }
+  Directory& directory() { return directory_; }
+  StanzaRouter& router() { return router_; }
+  session::AuthThrottle& authThrottle() { return throttle_; }
+  store::AsyncStore& store() { return *store_; }
+  const tls::TlsContext& tlsContext() const { return *tls_; }
+  Loop& loop(uint32_t i) { return *loops_[i]; }
+  uint32_t loopCount() const { return static_cast<uint32_t>(loops_.size()); }
+  int64_t startedAtMs() const { return startedAtMs_; }
+
+  // Connections per address (limits.max_connections_per_address); accept path only.
+  bool admitAddress(const std::string& address);
+  void releaseAddress(const std::string& address);
+
+  // Aggregates for /metrics and /status.
+  std::string renderMetrics() const;
+  std::string renderStatus() const;
+
+ private:
+  Status prepareTls();
+
+  NodeConfig config_;
+  Directory directory_;
+  StanzaRouter router_;
+  session::AuthThrottle throttle_;
+  std::unique_ptr<store::AsyncStore> store_;
+  std::shared_ptr<tls::TlsContext> tls_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::mutex addrMu_;
+  std::unordered_map<std::string, int> perAddress_;
+  int64_t startedAtMs_ = 0;
+};
+
+}  // namespace xmesh::router

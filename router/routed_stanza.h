@@ -1,0 +1,26 @@
+// What the router needs to know about a stanza in flight: its kind, type, addresses and
+// the serialized bytes (from already stamped by the server). No DOM.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "jid/jid.h"
+#include "router/directory.h"
+
+namespace xmesh::router {
+
+enum class StanzaKind : uint8_t { Message, Presence, Iq, Other };
+
+struct RoutedStanza {
+  StanzaKind kind = StanzaKind::Other;
+  std::string name;  // element name, e.g. "message"
+  std::string type;
+  std::string id;
+  jid::Jid from;
+  jid::Jid to;
+  SharedBytes bytes;
+};
+
+StanzaKind kindOf(std::string_view elementName);
+
+}  // namespace xmesh::router

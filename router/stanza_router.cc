@@ -1,0 +1,531 @@
+#include "router/stanza_router.h"
+
+#include "core/log.h"
+#include "router/roster_convert.h"
+#include "router/stanza_builder.h"
+#include "store/store.h"
+
+namespace xmesh::router {
+namespace {
+
+bool isSubscriptionType(std::string_view t) {
+  return t == "subscribe" || t == "subscribed" || t == "unsubscribe" || t == "unsubscribed";
+}
+
+roster::Event inboundEvent(std::string_view t) {
+  if (t == "subscribe") return roster::Event::InSubscribe;
+  if (t == "subscribed") return roster::Event::InSubscribed;
+  if (t == "unsubscribe") return roster::Event::InUnsubscribe;
+  return roster::Event::InUnsubscribed;
+}
+
+roster::Event outboundEvent(std::string_view t) {
+  if (t == "subscribe") return roster::Event::OutSubscribe;
+  if (t == "subscribed") return roster::Event::OutSubscribed;
+  if (t == "unsubscribe") return roster::Event::OutUnsubscribe;
+  return roster::Event::OutUnsubscribed;
+}
+
+StanzaClass classOf(StanzaKind k) {
+  switch (k) {
+    case StanzaKind::Message: return StanzaClass::Message;
+    case StanzaKind::Presence: return StanzaClass::Presence;
+    case StanzaKind::Iq: return StanzaClass::Iq;
+    case StanzaKind::Other: return StanzaClass::Other;
+  }
+  return StanzaClass::Other;
+}
+
+bool routable(const ResourceEntry& r) { return r.active; }
+
+}  // namespace
+
+StanzaKind kindOf(std::string_view n) {
+  if (n == "message") return StanzaKind::Message;
+  if (n == "presence") return StanzaKind::Presence;
+  if (n == "iq") return StanzaKind::Iq;
+  return StanzaKind::Other;
+}
+
+StanzaRouter::StanzaRouter(const NodeConfig& config, Directory& directory)
+    : config_(config), directory_(directory) {}
+
+std::string StanzaRouter::nextPushId() {
+  return "push" + std::to_string(pushCounter_.fetch_add(1, std::memory_order_relaxed));
+}
+
+void StanzaRouter::route(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  if (s->to.domain() != config_.domain) {
+    // No server-to-server federation in xmesh: only the mesh's own domain exists.
+    if (s->type != "error" && s->type != "result") bounce(env, *s, "remote-server-not-found");
+    return;
+  }
+  switch (s->kind) {
+    case StanzaKind::Message: return routeMessage(env, std::move(s));
+    case StanzaKind::Presence: return routePresence(env, std::move(s));
+    case StanzaKind::Iq: return routeIq(env, std::move(s));
+    case StanzaKind::Other: return;
+  }
+}
+
+std::vector<SessionRef> StanzaRouter::messageTargets(const RoutedStanza& s, bool* online) const {
+  std::vector<SessionRef> out;
+  directory_.read(s.to.bareString(), [&](const UserEntry* u) {
+    *online = u != nullptr;
+    if (!u) return;
+    if (!s.to.isBare()) {
+      for (const auto& r : u->resources)
+        if (r.resource == s.to.resource() && routable(r)) {
+          out.push_back(r.ref);
+          return;
+        }
+      // Full JID not online: fall through to the bare-JID rules (RFC 6121 8.5.3.2.1).
+      if (s.type == "error" || s.type == "groupchat") return;
+    }
+    int best = -1;
+    for (const auto& r : u->resources)
+      if (r.available && routable(r) && r.priority >= 0) best = std::max(best, r.priority);
+    if (best < 0) return;
+    for (const auto& r : u->resources) {
+      if (!r.available || !routable(r) || r.priority < 0) continue;
+      // Headlines go to every non-negative resource; chat/normal to the top priority.
+      if (s.type == "headline" || r.priority == best) out.push_back(r.ref);
+    }
+  });
+  return out;
+}
+
+void StanzaRouter::routeMessage(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  if (s->to.local().empty()) {
+    if (s->type != "error") bounce(env, *s, "service-unavailable");
+    return;
+  }
+  bool online = false;
+  auto targets = messageTargets(*s, &online);
+  if (!targets.empty()) {
+    for (const auto& t : targets) env.deliver(t, s->bytes, StanzaClass::Message, s);
+    return;
+  }
+  const std::string& t = s->type;
+  if (t == "error" || t == "headline") return;  // never stored, never bounced
+  if (t == "groupchat") {
+    bounce(env, *s, "service-unavailable");
+    return;
+  }
+  storeOffline(env, std::move(s));
+}
+
+void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  size_t maxPerUser = config_.limits.maxOfflinePerUser;
+  std::string domain = config_.domain;
+  int64_t now = env.nowMs();
+  RouterEnv* envp = &env;
+  StanzaRouter* self = this;
+  bool queued = env.submitStore([s, maxPerUser, domain, now, envp, self](store::Store& st) {
+    std::string condition;
+    auto user = st.getUser(s->to.local());
+    if (!user.isOk()) {
+      condition = "internal-server-error";
+    } else if (!user.value().has_value()) {
+      condition = "service-unavailable";
+    } else {
+      auto r = st.pushOffline(s->to.local(), withDelayStamp(*s->bytes, domain, now), now, maxPerUser);
+      if (!r.isOk()) condition = r.error().reason == "quota" ? "service-unavailable" : "internal-server-error";
+    }
+    envp->post([s, condition, envp, self] {
+      if (condition.empty()) {
+        LoopStats::add(envp->stats().offlineStored);
+        return;
+      }
+      self->bounce(*envp, *s, condition);
+    });
+  }, s->to.local());
+  if (!queued) bounce(env, *s, "resource-constraint");
+}
+
+void StanzaRouter::routeIq(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  bool isRequest = s->type == "get" || s->type == "set";
+  if (!s->to.isBare() && !s->to.local().empty()) {
+    std::optional<SessionRef> target;
+    directory_.read(s->to.bareString(), [&](const UserEntry* u) {
+      if (!u) return;
+      for (const auto& r : u->resources)
+        if (r.resource == s->to.resource() && routable(r)) target = r.ref;
+    });
+    if (target) {
+      env.deliver(*target, s->bytes, StanzaClass::Iq);
+      return;
+    }
+  }
+  // A request to a bare JID is answered by the server on the user's behalf: xmesh
+  // implements no such namespace (vCard, private storage) yet.
+  if (isRequest) bounce(env, *s, "service-unavailable");
+}
+
+void StanzaRouter::routePresence(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  if (isSubscriptionType(s->type)) {
+    roster::Event event = inboundEvent(s->type);
+    inboundSubscription(env, std::move(s), event);
+    return;
+  }
+  if (s->type == "probe") return;  // clients must not probe; the server probes itself
+  if (s->type == "error") {
+    // Presence errors go to the full JID only.
+  }
+  std::vector<SessionRef> targets;
+  directory_.read(s->to.bareString(), [&](const UserEntry* u) {
+    if (!u) return;
+    for (const auto& r : u->resources) {
+      if (!routable(r)) continue;
+      if (!s->to.isBare() ? r.resource == s->to.resource() : r.available) targets.push_back(r.ref);
+    }
+  });
+  for (const auto& t : targets) env.deliver(t, s->bytes, StanzaClass::Presence);
+}
+
+void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const RoutedStanza> s,
+                                       roster::Event event) {
+  const std::string contactBare = s->to.bareString();
+  const std::string senderBare = s->from.bareString();
+  // Subscription stanzas carry the sender's bare JID (RFC 6121 3.1.2).
+  std::string bytes = buildPresence(senderBare, contactBare, s->type);
+  SharedBytes shared = makeShared(std::move(bytes));
+
+  struct Effects {
+    bool handledOnline = false;
+    roster::Outcome outcome;
+    RosterEntry item;
+    std::vector<SessionRef> available;
+  } fx;
+  directory_.write(contactBare, [&](UserEntry& u) {
+    if (u.resources.empty() || !u.rosterLoaded) return;
+    fx.handledOnline = true;
+    RosterEntry* item = u.findContact(senderBare);
+    roster::ItemState cur = item ? item->state : roster::ItemState{};
+    fx.outcome = roster::apply(cur, event);
+    if (fx.outcome.stateChanged) {
+      if (!item) {
+        u.roster.push_back(RosterEntry{senderBare, {}, {}, {}});
+        item = &u.roster.back();
+      }
+      item->state = fx.outcome.next;
+      fx.item = *item;
+    }
+    for (const auto& r : u.resources)
+      if (r.available && routable(r)) fx.available.push_back(r.ref);
+  });
+
+  if (fx.handledOnline) {
+    if (fx.outcome.stateChanged) {
+      store::RosterItem row = toStoreItem(fx.item);
+      std::string user = s->to.local();
+      (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+      pushRoster(env, contactBare, fx.item, false);
+    }
+    if (fx.outcome.forward)
+      for (const auto& t : fx.available) env.deliver(t, shared, StanzaClass::Presence);
+    if (fx.outcome.autoReplySubscribed) {
+      auto reply = std::make_shared<RoutedStanza>();
+      reply->kind = StanzaKind::Presence;
+      reply->type = "subscribed";
+      reply->from = s->to.bare();
+      reply->to = s->from.bare();
+      reply->bytes = makeShared(buildPresence(contactBare, senderBare, "subscribed"));
+      route(env, reply);
+    }
+    return;
+  }
+
+  // The contact has no session here: apply the change in the store.
+  RouterEnv* envp = &env;
+  StanzaRouter* self = this;
+  bool queued = env.submitStore([s, event, senderBare, envp, self](store::Store& st) {
+    auto user = st.getUser(s->to.local());
+    if (!user.isOk()) return;
+    if (!user.value().has_value()) {
+      // RFC 6121 3.1.3: subscribe to a non-existent contact gets unsubscribed.
+      if (event == roster::Event::InSubscribe) {
+        envp->post([s, envp, self] {
+          auto reply = std::make_shared<RoutedStanza>();
+          reply->kind = StanzaKind::Presence;
+          reply->type = "unsubscribed";
+          reply->from = s->to.bare();
+          reply->to = s->from.bare();
+          reply->bytes = makeShared(buildPresence(s->to.bareString(), s->from.bareString(), "unsubscribed"));
+          self->route(*envp, reply);
+        });
+      }
+      return;
+    }
+    auto rosterItems = st.getRoster(s->to.local());
+    if (!rosterItems.isOk()) return;
+    RosterEntry entry{senderBare, {}, {}, {}};
+    for (const auto& i : rosterItems.value())
+      if (i.contact == senderBare) entry = fromStoreItem(i);
+    roster::Outcome o = roster::apply(entry.state, event);
+    if (o.stateChanged) {
+      entry.state = o.next;
+      (void)st.putRosterItem(s->to.local(), toStoreItem(entry));
+    }
+    if (o.autoReplySubscribed) {
+      envp->post([s, envp, self] {
+        auto reply = std::make_shared<RoutedStanza>();
+        reply->kind = StanzaKind::Presence;
+        reply->type = "subscribed";
+        reply->from = s->to.bare();
+        reply->to = s->from.bare();
+        reply->bytes = makeShared(buildPresence(s->to.bareString(), s->from.bareString(), "subscribed"));
+        self->route(*envp, reply);
+      });
+    }
+  }, s->to.local());
+  if (!queued) log::warn("router", "subscription-dropped-store-busy", {{"to", contactBare}});
+}
+
+void StanzaRouter::pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,
+                              bool removed) {
+  std::vector<std::pair<SessionRef, std::string>> targets;
+  directory_.read(userBare, [&](const UserEntry* u) {
+    if (!u) return;
+    for (const auto& r : u->resources)
+      if (r.interested) targets.emplace_back(r.ref, std::string(userBare) + "/" + r.resource);
+  });
+  for (auto& [ref, full] : targets)
+    env.deliver(ref, makeShared(buildRosterPush(full, item, removed, nextPushId())), StanzaClass::Iq);
+}
+
+void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull,
+                                        const jid::Jid& contact, std::string_view type,
+                                        std::string_view id) {
+  const std::string userBare = userFull.bareString();
+  const std::string contactBare = contact.bareString();
+  roster::Event event = outboundEvent(type);
+  roster::Outcome outcome;
+  RosterEntry snapshot;
+  std::vector<SharedBytes> ownPresences;
+  std::vector<std::string> ownResources;
+  directory_.write(userBare, [&](UserEntry& u) {
+    RosterEntry* item = u.findContact(contactBare);
+    roster::ItemState cur = item ? item->state : roster::ItemState{};
+    outcome = roster::apply(cur, event);
+    if (outcome.stateChanged) {
+      if (!item) {
+        u.roster.push_back(RosterEntry{contactBare, {}, {}, {}});
+        item = &u.roster.back();
+      }
+      item->state = outcome.next;
+      snapshot = *item;
+    }
+    for (const auto& r : u.resources) {
+      if (r.available && r.lastPresence) ownPresences.push_back(r.lastPresence);
+      ownResources.push_back(r.resource);
+    }
+  });
+  if (outcome.stateChanged) {
+    store::RosterItem row = toStoreItem(snapshot);
+    std::string user = userFull.local();
+    (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+    pushRoster(env, userBare, snapshot, false);
+  }
+  if (outcome.forward) {
+    auto s = std::make_shared<RoutedStanza>();
+    s->kind = StanzaKind::Presence;
+    s->type = std::string(type);
+    s->id = std::string(id);
+    s->from = userFull.bare();
+    s->to = contact.bare();
+    s->bytes = makeShared(buildPresence(userBare, contactBare, type));
+    route(env, s);
+  }
+  // After approving a subscription the contact gets the user's current presence; after
+  // cancelling one it gets unavailable (RFC 6121 3.1.5, 3.2.2).
+  auto sendToContact = [&](SharedBytes bytes) {
+    auto p = std::make_shared<RoutedStanza>();
+    p->kind = StanzaKind::Presence;
+    p->from = userFull;
+    p->to = contact.bare();
+    p->bytes = std::move(bytes);
+    route(env, p);
+  };
+  if (outcome.sendPresenceToContact)
+    for (auto& b : ownPresences) sendToContact(b);
+  if (outcome.sendUnavailableToContact)
+    for (auto& r : ownResources)
+      sendToContact(makeShared(buildPresence(userBare + "/" + r, contactBare, "unavailable")));
+}
+
+bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, RosterEntry item,
+                                 bool remove, std::string* error) {
+  const std::string userBare = userFull.bareString();
+  bool refused = false;
+  roster::ItemState before;
+  bool existed = false;
+  RosterEntry result;
+  directory_.write(userBare, [&](UserEntry& u) {
+    RosterEntry* cur = u.findContact(item.contact);
+    existed = cur != nullptr;
+    if (cur) before = cur->state;
+    if (remove) {
+      if (!cur) {
+        refused = true;
+        *error = "item-not-found";
+        return;
+      }
+      result = *cur;
+      std::erase_if(u.roster, [&](const RosterEntry& e) { return e.contact == item.contact; });
+      return;
+    }
+    if (!cur) {
+      int limit = config_.limits.maxRosterItems;
+      if (limit > 0 && u.roster.size() >= static_cast<size_t>(limit)) {
+        refused = true;
+        *error = "not-allowed";
+        return;
+      }
+      item.state = roster::ItemState{};
+      item.state.exists = true;
+      u.roster.push_back(item);
+      result = item;
+      return;
+    }
+    cur->name = item.name;
+    cur->groups = item.groups;
+    result = *cur;
+  });
+  if (refused) return false;
+  std::string user = userFull.local();
+  if (remove) {
+    (void)env.submitStore([user, c = item.contact](store::Store& st) { (void)st.removeRosterItem(user, c); }, user);
+    pushRoster(env, userBare, result, true);
+    // RFC 6121 2.5.2: removing an item cancels both subscription directions.
+    jid::Jid contactJid = jid::Jid::parse(item.contact).value();
+    if (before.sub == roster::Sub::To || before.sub == roster::Sub::Both || before.askOut) {
+      auto s = std::make_shared<RoutedStanza>();
+      s->kind = StanzaKind::Presence;
+      s->type = "unsubscribe";
+      s->from = userFull.bare();
+      s->to = contactJid;
+      s->bytes = makeShared(buildPresence(userBare, item.contact, "unsubscribe"));
+      route(env, s);
+    }
+    if (before.sub == roster::Sub::From || before.sub == roster::Sub::Both || before.pendingIn) {
+      auto s = std::make_shared<RoutedStanza>();
+      s->kind = StanzaKind::Presence;
+      s->type = "unsubscribed";
+      s->from = userFull.bare();
+      s->to = contactJid;
+      s->bytes = makeShared(buildPresence(userBare, item.contact, "unsubscribed"));
+      route(env, s);
+    }
+    return true;
+  }
+  (void)existed;
+  (void)env.submitStore([user, row = toStoreItem(result)](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+  pushRoster(env, userBare, result, false);
+  return true;
+}
+
+void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,
+                                     const SessionRef& self, SharedBytes bytes, bool available,
+                                     int priority) {
+  const std::string bare = fromFull.bareString();
+  bool initial = false;
+  std::vector<std::string> subscribers, probes, directed;
+  std::vector<SessionRef> ownOthers;
+  directory_.write(bare, [&](UserEntry& u) {
+    ResourceEntry* me = u.findSession(self);
+    if (!me) return;
+    initial = available && !me->available;
+    me->available = available;
+    me->priority = priority;
+    me->lastPresence = available ? bytes : nullptr;
+    if (!available) {
+      directed.swap(me->directedTo);
+    }
+    for (const auto& item : u.roster) {
+      auto sub = item.state.sub;
+      if (sub == roster::Sub::From || sub == roster::Sub::Both) subscribers.push_back(item.contact);
+      if (initial && (sub == roster::Sub::To || sub == roster::Sub::Both)) probes.push_back(item.contact);
+    }
+    for (const auto& r : u.resources)
+      if (!(r.ref == self) && r.available && routable(r)) ownOthers.push_back(r.ref);
+  });
+  auto fanOut = [&](const std::string& contactBare) {
+    std::vector<SessionRef> targets;
+    directory_.read(contactBare, [&](const UserEntry* c) {
+      if (!c) return;
+      for (const auto& r : c->resources)
+        if (r.available && routable(r)) targets.push_back(r.ref);
+    });
+    for (const auto& t : targets) env.deliver(t, bytes, StanzaClass::Presence);
+  };
+  for (const auto& c : subscribers) fanOut(c);
+  for (const auto& t : ownOthers) env.deliver(t, bytes, StanzaClass::Presence);
+  // Directed presence recipients that are not subscribers get the unavailable too.
+  for (const auto& d : directed) {
+    auto dj = jid::Jid::parse(d);
+    if (!dj.isOk()) continue;
+    bool isSub = false;
+    for (const auto& c : subscribers) isSub = isSub || c == dj->bareString();
+    if (isSub) continue;
+    auto p = std::make_shared<RoutedStanza>();
+    p->kind = StanzaKind::Presence;
+    p->type = "unavailable";
+    p->from = fromFull;
+    p->to = dj.value();
+    p->bytes = makeShared(buildPresence(fromFull.full(), d, "unavailable"));
+    route(env, p);
+  }
+  if (!initial) return;
+  // Probes (RFC 6121 4.3): local contacts answer from the directory; their last presence
+  // is replayed to the new session. The user's own other resources are replayed too.
+  std::vector<SharedBytes> replies;
+  for (const auto& c : probes) {
+    directory_.read(c, [&](const UserEntry* u) {
+      if (!u) return;
+      for (const auto& r : u->resources)
+        if (r.available && routable(r) && r.lastPresence) replies.push_back(r.lastPresence);
+    });
+  }
+  directory_.read(bare, [&](const UserEntry* u) {
+    if (!u) return;
+    for (const auto& r : u->resources)
+      if (!(r.ref == self) && r.available && routable(r) && r.lastPresence) replies.push_back(r.lastPresence);
+  });
+  for (auto& b : replies) env.deliver(self, b, StanzaClass::Presence);
+}
+
+void StanzaRouter::recordDirected(const jid::Jid& fromFull, const SessionRef& self,
+                                  const std::string& to, bool available) {
+  directory_.write(fromFull.bareString(), [&](UserEntry& u) {
+    ResourceEntry* me = u.findSession(self);
+    if (!me) return;
+    std::erase(me->directedTo, to);
+    if (available) me->directedTo.push_back(to);
+  });
+}
+
+void StanzaRouter::bounce(RouterEnv& env, const RoutedStanza& s, std::string_view condition) {
+  if (s.type == "error") return;  // never answer an error with an error
+  auto reply = std::make_shared<RoutedStanza>();
+  reply->kind = s.kind;
+  reply->type = "error";
+  reply->from = s.to;
+  reply->to = s.from;
+  reply->bytes = makeShared(buildStanzaError(s.name.empty() ? "message" : s.name, s.to.full(),
+                                             s.from.full(), s.id, condition, {}));
+  env.stats().error(condition == "service-unavailable" ? ErrorReason::ServiceUnavailable
+                    : condition == "remote-server-not-found" ? ErrorReason::RemoteServerNotFound
+                    : condition == "resource-constraint" ? ErrorReason::ResourceConstraint
+                                                          : ErrorReason::InternalError);
+  // Deliver to the sender's exact session if still online, never to offline storage.
+  std::optional<SessionRef> target;
+  directory_.read(s.from.bareString(), [&](const UserEntry* u) {
+    if (!u) return;
+    for (const auto& r : u->resources)
+      if (r.resource == s.from.resource()) target = r.ref;
+  });
+  if (target) env.deliver(*target, reply->bytes, classOf(s.kind));
+}
+
+}  // namespace xmesh::router

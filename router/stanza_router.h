@@ -1,0 +1,74 @@
+// The node's routing decisions (RFC 6121 §8 and §3-4): where a message, presence or IQ
+// goes, presence broadcast and probes, the subscription state machine applied to both
+// ends, offline storage. Stateless apart from the Directory it reads and updates, so
+// every loop calls into the same instance concurrently.
+//
+// Bare-JID message policy (RFC 6121 8.5.2.1.1): a chat/normal message to a bare JID
+// goes to every available, active resource that shares the highest non-negative
+// priority; if there is none, it is stored offline (XEP-0160). Headlines go to all
+// non-negative resources or are dropped; groupchat to a bare JID of a user gets
+// service-unavailable. A message to an unavailable full JID is treated as addressed to
+// the bare JID (chat/normal/headline), as RFC 6121 8.5.3.2.1 allows.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "router/directory.h"
+#include "router/routed_stanza.h"
+#include "router/router_env.h"
+
+namespace xmesh::router {
+
+class StanzaRouter {
+ public:
+  StanzaRouter(const NodeConfig& config, Directory& directory);
+
+  // Routes a stanza addressed to another entity (not to the server or the sender's own
+  // account, which the session handles itself).
+  void route(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+
+  // Presence without 'to' from a session: updates the resource, broadcasts to the
+  // user's subscribers and other resources; on initial presence also probes contacts and
+  // replays their last presence to `self`.
+  void broadcastPresence(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self,
+                         SharedBytes bytes, bool available, int priority);
+
+  // A subscription stanza (subscribe/subscribed/unsubscribe/unsubscribed) sent by the user.
+  void outboundSubscription(RouterEnv& env, const jid::Jid& userFull, const jid::Jid& contact,
+                            std::string_view type, std::string_view id);
+
+  // Roster set/remove by the user (RFC 6121 2.3, 2.5). Returns false with `error` set
+  // when the request is refused (e.g. contact limit).
+  bool setRosterItem(RouterEnv& env, const jid::Jid& userFull, RosterEntry item, bool remove,
+                     std::string* error);
+
+  // Sends roster pushes for `item` to every interested resource of `userBare`.
+  void pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,
+                  bool removed);
+
+  // Directed presence record for unavailable-at-close.
+  void recordDirected(const jid::Jid& fromFull, const SessionRef& self, const std::string& to,
+                      bool available);
+
+  const std::string& domain() const { return config_.domain; }
+  Directory& directory() { return directory_; }
+
+ private:
+  void routeMessage(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+  void routePresence(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+  void routeIq(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+  void inboundSubscription(RouterEnv& env, std::shared_ptr<const RoutedStanza> s,
+                           roster::Event event);
+  void storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+  void bounce(RouterEnv& env, const RoutedStanza& s, std::string_view condition);
+  // Targets for a stanza addressed to `to` (full or bare) per the policy above.
+  std::vector<SessionRef> messageTargets(const RoutedStanza& s, bool* userOnline) const;
+  std::string nextPushId();
+
+  const NodeConfig& config_;
+  Directory& directory_;
+  std::atomic<uint64_t> pushCounter_{0};
+};
+
+}  // namespace xmesh::router

@@ -1,0 +1,149 @@
+// One client-to-server XMPP stream (RFC 6120), from the first byte to close: stream
+// negotiation (STARTTLS, SASL, bind), then the bound session's stanzas (RFC 6121) and
+// XEP-0198 stream management. It owns the XML parser and talks to the network only
+// through Transport, so it runs unchanged over TCP, TLS, or a test pipe.
+//
+// Lifetime: owned by its connection; the loop's registry maps SessionRef -> session for
+// deliveries. Store completions look the session up by id, so a completion arriving
+// after the session died is dropped safely.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jid/jid.h"
+#include "router/directory.h"
+#include "sasl/plain.h"
+#include "sasl/scram.h"
+#include "session/session_env.h"
+#include "session/stream_management.h"
+#include "session/transport.h"
+#include "xml/stream_parser.h"
+
+namespace xmesh::session {
+
+enum class SessionState { Negotiating, Active, Inactive, Closing };
+std::string_view sessionStateName(SessionState s);
+
+// The part of a bound session that moves to a new connection on XEP-0198 resumption.
+struct ResumeGrant {
+  jid::Jid jid;
+  StreamManagement sm;
+  std::string smId;
+  bool available = false;
+};
+
+class C2sSession : public xml::StreamHandler {
+ public:
+  C2sSession(SessionEnv& env, Transport* transport, bool directTls);
+  ~C2sSession() override;
+  C2sSession(const C2sSession&) = delete;
+  C2sSession& operator=(const C2sSession&) = delete;
+
+  // Plaintext from the client (already decrypted by the transport).
+  void onBytes(std::string_view bytes);
+  // The transport finished the TLS handshake (STARTTLS or direct TLS).
+  void onTlsEstablished();
+  // The connection is gone (peer closed, error, timeout): the transport pointer is
+  // dropped. A resumable bound session stays detached for the resume timeout; any other
+  // session finishes. Idempotent.
+  void onDisconnect();
+  // A stanza routed to this session.
+  void deliver(const router::SharedBytes& bytes, StanzaClass cls, int64_t offlineId = 0);
+  // Closes with a stream error (RFC 6120 4.9), e.g. connection-timeout, conflict.
+  void failStream(std::string_view condition, std::string_view text = {});
+
+  SessionState state() const { return state_; }
+  bool authenticated() const { return authenticated_; }
+  bool bound() const { return bound_; }
+  bool detached() const { return detached_; }
+  const jid::Jid& jid() const { return jid_; }
+  const router::SessionRef& ref() const { return ref_; }
+  int64_t lastInputMs() const { return lastInputMs_; }
+  int64_t createdMs() const { return createdMs_; }
+  // Called by the loop's sweep: enforces pre-auth and SM-detached timeouts. Returns
+  // true if the session is finished and may be destroyed.
+  bool sweep(int64_t nowMs);
+  bool finished() const { return finished_; }
+
+  // Resumption (XEP-0198): the old session on its own loop hands its state over.
+  std::optional<ResumeGrant> takeForResume(const std::string& username);
+  void completeResume(ResumeGrant grant, uint32_t clientH, std::string previd);
+  void failResume(std::string_view condition);
+
+  // xml::StreamHandler
+  void onStreamOpen(const xml::StreamHeader& header) override;
+  void onStanza(xml::Stanza&& stanza) override;
+  void onStreamClose() override;
+  void onStreamError(xml::StreamError error, std::string_view detail) override;
+
+ private:
+  enum class Phase { WaitStreamOpen, WaitFeatureRequest, SaslInProgress, WaitingStore, Bound, Closed };
+
+  void sendFeatures();
+  void handleNegotiation(xml::Stanza&& s);
+  void handleStartTls();
+  void handleAuth(const xml::Stanza& s);
+  void handleSaslResponse(const xml::Stanza& s);
+  void startScram(sasl::HashAlg alg, std::string_view initial);
+  void finishPlain(sasl::PlainCredentials creds);
+  void saslSuccess(std::string_view username, std::string_view additionalData);
+  void saslFailure(sasl::Failure f, std::string_view text = {});
+  void handleBindIq(const xml::Stanza& s);
+  void completeBind(std::string resource, std::string iqId,
+                    std::vector<router::RosterEntry> roster, bool rosterFromStore);
+
+  void handleBoundStanza(xml::Stanza&& s);
+  void handleMessage(xml::Stanza&& s);
+  void handlePresence(xml::Stanza&& s);
+  void handleIq(xml::Stanza&& s);
+  void handleServerIq(const xml::Stanza& s);
+  void handleRosterIq(const xml::Stanza& s);
+  void handleSm(const xml::Stanza& s);
+  void handleResume(const xml::Stanza& s);
+  void deliverOffline();
+  void deliverPendingSubscriptions();
+
+  void sendStanzaError(const xml::Stanza& s, std::string_view condition, std::string_view text = {});
+  void sendIqResult(const xml::Stanza& s, std::string_view payload = {});
+  void sendRaw(std::string_view bytes);
+  void sendStreamHeader();
+  void closeStream();
+  void releaseSession(bool broadcastUnavailable);
+  void countIn(StanzaClass c);
+  void resetParser(bool authenticatedLimits);
+  void suspendInput();
+  void resumeInput();
+  int64_t now() const { return env_.nowMs(); }
+
+  SessionEnv& env_;
+  Transport* transport_;  // null once the connection is gone
+  std::unique_ptr<xml::StreamParser> parser_;
+  router::SessionRef ref_;
+  SessionState state_ = SessionState::Negotiating;
+  Phase phase_ = Phase::WaitStreamOpen;
+  bool directTls_ = false;
+  bool headerSent_ = false;
+  bool authenticated_ = false;
+  bool bound_ = false;
+  bool available_ = false;
+  bool detached_ = false;
+  bool finished_ = false;
+  bool closing_ = false;
+  bool legacyBoundRegistered_ = false;
+  int saslAttempts_ = 0;
+  int64_t createdMs_ = 0;
+  int64_t lastInputMs_ = 0;
+  int64_t detachedAtMs_ = 0;
+  std::string streamId_;
+  std::string username_;  // after SASL
+  jid::Jid jid_;          // after bind
+  std::unique_ptr<sasl::ScramServer> scram_;
+  StreamManagement sm_;
+  std::string smId_;
+  std::string pendingInput_;  // plaintext received while input is suspended
+  bool inputSuspended_ = false;
+};
+
+}  // namespace xmesh::session

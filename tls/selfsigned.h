@@ -1,0 +1,36 @@
+// Certificate minting for local runs and the mesh: a self-signed certificate when the
+// operator configured none, and (via xmeshctl) a mesh CA plus CA-issued node
+// certificates for mutual-TLS r2r links.
+//
+// All keys are EC P-256 (small, fast handshakes, universally supported). Certificates
+// are X.509v3 with a random 127-bit serial, basicConstraints, keyUsage, DNS SANs (what
+// RFC 6125 / RFC 7590 verification looks at; the CN is only a label) and, for leaves,
+// extendedKeyUsage serverAuth+clientAuth because mesh nodes are both. Validity starts
+// an hour in the past to tolerate clock skew between nodes.
+//
+// Files are written to a temporary name and renamed into place, so a crash never leaves
+// a truncated key; private keys are created with mode 0600. Errors carry reason
+// "cert-error" (I/O, crypto) or "cert-invalid" (bad arguments).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace xmesh::tls {
+
+// Writes a self-signed certificate and its key. The subject CN is dnsNames[0] (or
+// "xmesh" when empty). isCa=true makes a CA (keyCertSign) for issueCertificate();
+// otherwise a leaf usable directly as its own trust anchor by peers that pin it.
+Status generateSelfSigned(const std::string& certPath, const std::string& keyPath,
+                          const std::vector<std::string>& dnsNames, int days,
+                          bool isCa = false);
+
+// Writes a leaf certificate for `commonName` + `dnsNames`, signed by the CA at
+// caCertPath/caKeyPath, and its new key.
+Status issueCertificate(const std::string& caCertPath, const std::string& caKeyPath,
+                        const std::string& certPath, const std::string& keyPath,
+                        const std::string& commonName, const std::vector<std::string>& dnsNames,
+                        int days);
+
+}  // namespace xmesh::tls
