@@ -63,8 +63,7 @@ void Connection::handleInput(std::string_view bytes) {
   plainIn_.clear();
   Status st = tls_->feed(bytes, plainIn_);
   if (tls_->hasPendingCiphertext()) {
-    wireOut_.append(tls_->pendingCiphertext());
-    tls_->pendingCiphertext().clear();
+    takeCiphertext();
     markDirty();
   }
   if (!st.isOk()) {
@@ -83,11 +82,12 @@ void Connection::handleInput(std::string_view bytes) {
     std::string plain;
     plain.swap(plainIn_);  // the session may re-enter send(); keep our scratch free
     session_->onBytes(plain);
-    if (plainIn_.empty()) {
+    if (plainIn_.empty() && plain.capacity() <= 16384) {
       plain.clear();
       plainIn_.swap(plain);
     }
   }
+  if (plainIn_.capacity() > 16384) std::string().swap(plainIn_);
   if (tls_ && tls_->peerClosed()) closeAfterFlush();
 }
 
@@ -110,6 +110,26 @@ void Connection::startTls() {
   tlsStartMs_ = loop_.nowMs();
 }
 
+void Connection::takeCiphertext() {
+  // Move, not copy-and-clear: an idle TLS session must not keep a grown buffer.
+  std::string& pending = tls_->pendingCiphertext();
+  if (wireOut_.empty()) {
+    wireOut_.swap(pending);
+  } else {
+    wireOut_.append(pending);
+  }
+  std::string().swap(pending);
+}
+
+void Connection::releaseIdleBuffers() {
+  // Idle sessions dominate memory at scale: give back buffers a burst left behind.
+  constexpr size_t kKeep = 1024;
+  if (plainOut_.empty() && plainOut_.capacity() > kKeep) std::string().swap(plainOut_);
+  if (wireOut_.empty() && wireOut_.capacity() > kKeep) std::string().swap(wireOut_);
+  if (inflight_.empty() && inflight_.capacity() > kKeep) std::string().swap(inflight_);
+  if (plainIn_.empty() && plainIn_.capacity() > kKeep) std::string().swap(plainIn_);
+}
+
 void Connection::markDirty() {
   if (dirty_) return;
   dirty_ = true;
@@ -124,10 +144,7 @@ void Connection::flush() {
     plainOut_.clear();
     if (!st.isOk()) return abort(ErrorReason::TlsFailed);
   }
-  if (tls_ && tls_->hasPendingCiphertext()) {
-    wireOut_.append(tls_->pendingCiphertext());
-    tls_->pendingCiphertext().clear();
-  }
+  if (tls_ && tls_->hasPendingCiphertext()) takeCiphertext();
   if (queuedBytes() > loop_.config().limits.outputHardLimit) {
     log::info("c2s", "slow-consumer", {{"peer", peer_}, {"queued", std::to_string(queuedBytes())}});
     return abort(ErrorReason::SlowConsumer);
@@ -168,6 +185,7 @@ void Connection::onWrite(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   self->writing_ = false;
   self->inflight_.clear();
+  self->releaseIdleBuffers();
   if (status < 0 || self->closed_) {
     self->closeNow();
     return;

@@ -54,6 +54,8 @@ class Connection final : public session::Transport {
   static void onClose(uv_handle_t* h);
   void handleInput(std::string_view bytes);
   void markDirty();
+  void takeCiphertext();
+  void releaseIdleBuffers();
   void startWrite();
   void closeNow();
   void applyBackpressure();

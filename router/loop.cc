@@ -204,6 +204,13 @@ void Loop::deliver(const SessionRef& to, SharedBytes bytes, StanzaClass cls,
   enqueueRemote(to.loop, std::move(e));
 }
 
+void Loop::offlineArrived(const SessionRef& ref) {
+  runOn(ref.loop, [this, ref] {
+    auto& there = static_cast<Loop&>(envOf(ref.loop));
+    if (session::C2sSession* s = there.findSession(ref.id)) s->flushOffline();
+  });
+}
+
 void Loop::runOn(uint32_t loop, std::function<void()> task) {
   Envelope e;
   e.task = std::move(task);

@@ -51,6 +51,7 @@ class Loop final : public session::SessionEnv {
   // session::SessionEnv / router::RouterEnv
   void deliver(const SessionRef& to, SharedBytes bytes, StanzaClass cls,
                std::shared_ptr<const RoutedStanza> fallback = nullptr) override;
+  void offlineArrived(const SessionRef& session) override;
   [[nodiscard]] bool submitStore(std::function<void(store::Store&)> job,
                                  std::string_view orderKey = {}) override;
   void post(std::function<void()> fn) override;

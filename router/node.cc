@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "sasl/scram.h"
 #include "store/sqlite_store.h"
 #include "tls/selfsigned.h"
 
@@ -55,6 +56,10 @@ Status Node::init() {
   std::error_code ec;
   std::filesystem::create_directories(config_.dataDir, ec);
   if (ec) return Status::fail("data-dir", ec.message());
+  // Unknown users get a fake SCRAM salt shaped like a real one (no enumeration).
+  sasl::setUnknownUserPolicy(sasl::UnknownUserPolicy{
+      .secret = sasl::randomBytes(32), .saltLength = 16,
+      .iterations = static_cast<uint32_t>(config_.scramIterations)});
   Status s = prepareTls();
   if (!s) return s;
   std::string path = config_.resolvedStorePath();

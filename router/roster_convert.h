@@ -32,8 +32,10 @@ inline RosterEntry fromStoreItem(const store::RosterItem& i) {
   e.state.sub = toRosterSub(i.sub);
   e.state.askOut = i.askOut;
   e.state.pendingIn = i.pendingIn;
-  e.state.exists = true;
   e.groups = i.groups;
+  // A row that only remembers a pending inbound request is not a visible roster item.
+  e.state.exists = !(i.sub == store::Sub::None && !i.askOut && i.pendingIn && i.name.empty() &&
+                     i.groups.empty());
   return e;
 }
 

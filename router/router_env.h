@@ -24,6 +24,9 @@ class RouterEnv {
   // Jobs with the same orderKey (a bare username) run in submission order.
   [[nodiscard]] virtual bool submitStore(std::function<void(store::Store&)> job,
                                          std::string_view orderKey = {}) = 0;
+  // A message for `user` was just stored offline while `session` is available: the
+  // session fetches its offline queue again (closes the store/presence race).
+  virtual void offlineArrived(const SessionRef& session) = 0;
   // Runs `fn` on this loop later; callable from any thread (store completions).
   virtual void post(std::function<void()> fn) = 0;
   virtual LoopStats& stats() = 0;

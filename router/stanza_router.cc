@@ -135,6 +135,15 @@ void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStan
     envp->post([s, condition, envp, self] {
       if (condition.empty()) {
         LoopStats::add(envp->stats().offlineStored);
+        // The user may have become available between the routing decision and the
+        // write: let its available sessions fetch the queue again.
+        std::vector<SessionRef> avail;
+        self->directory_.read(s->to.bareString(), [&](const UserEntry* u) {
+          if (!u) return;
+          for (const auto& r : u->resources)
+            if (r.available && r.active) avail.push_back(r.ref);
+        });
+        for (const auto& r : avail) envp->offlineArrived(r);
         return;
       }
       self->bounce(*envp, *s, condition);
@@ -193,6 +202,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
 
   struct Effects {
     bool handledOnline = false;
+    bool changed = false;
     roster::Outcome outcome;
     RosterEntry item;
     std::vector<SessionRef> available;
@@ -203,7 +213,10 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     RosterEntry* item = u.findContact(senderBare);
     roster::ItemState cur = item ? item->state : roster::ItemState{};
     fx.outcome = roster::apply(cur, event);
-    if (fx.outcome.stateChanged) {
+    // Persist any change, including a pending-in request that creates no visible item
+    // yet (RFC 6121 3.1.3): the approval later needs it.
+    fx.changed = !(fx.outcome.next == cur);
+    if (fx.changed) {
       if (!item) {
         u.roster.push_back(RosterEntry{senderBare, {}, {}, {}});
         item = &u.roster.back();
@@ -216,12 +229,12 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
   });
 
   if (fx.handledOnline) {
-    if (fx.outcome.stateChanged) {
+    if (fx.changed) {
       store::RosterItem row = toStoreItem(fx.item);
       std::string user = s->to.local();
       (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
-      pushRoster(env, contactBare, fx.item, false);
     }
+    if (fx.outcome.stateChanged) pushRoster(env, contactBare, fx.item, false);
     if (fx.outcome.forward)
       for (const auto& t : fx.available) env.deliver(t, shared, StanzaClass::Presence);
     if (fx.outcome.autoReplySubscribed) {
@@ -263,7 +276,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     for (const auto& i : rosterItems.value())
       if (i.contact == senderBare) entry = fromStoreItem(i);
     roster::Outcome o = roster::apply(entry.state, event);
-    if (o.stateChanged) {
+    if (!(o.next == entry.state)) {
       entry.state = o.next;
       (void)st.putRosterItem(s->to.local(), toStoreItem(entry));
     }
@@ -301,6 +314,7 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
   const std::string contactBare = contact.bareString();
   roster::Event event = outboundEvent(type);
   roster::Outcome outcome;
+  bool changed = false;
   RosterEntry snapshot;
   std::vector<SharedBytes> ownPresences;
   std::vector<std::string> ownResources;
@@ -308,7 +322,8 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
     RosterEntry* item = u.findContact(contactBare);
     roster::ItemState cur = item ? item->state : roster::ItemState{};
     outcome = roster::apply(cur, event);
-    if (outcome.stateChanged) {
+    changed = !(outcome.next == cur);
+    if (changed) {
       if (!item) {
         u.roster.push_back(RosterEntry{contactBare, {}, {}, {}});
         item = &u.roster.back();
@@ -321,12 +336,12 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
       ownResources.push_back(r.resource);
     }
   });
-  if (outcome.stateChanged) {
+  if (changed) {
     store::RosterItem row = toStoreItem(snapshot);
     std::string user = userFull.local();
     (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
-    pushRoster(env, userBare, snapshot, false);
   }
+  if (outcome.stateChanged) pushRoster(env, userBare, snapshot, false);
   if (outcome.forward) {
     auto s = std::make_shared<RoutedStanza>();
     s->kind = StanzaKind::Presence;
@@ -390,6 +405,7 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
     }
     cur->name = item.name;
     cur->groups = item.groups;
+    cur->state.exists = true;
     result = *cur;
   });
   if (refused) return false;

@@ -235,7 +235,7 @@ void C2sSession::handleAuth(const xml::Stanza& s) {
 }
 
 void C2sSession::startScram(sasl::HashAlg alg, std::string_view initial) {
-  scram_ = std::make_unique<sasl::ScramServer>(alg);
+  scram_ = std::make_unique<sasl::ScramServer>(alg, env_.config().domain);
   auto user = scram_->receiveClientFirst(initial);
   if (!user.isOk()) {
     scram_.reset();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "jid/jid.h"
 #include "router/directory.h"
@@ -51,6 +52,8 @@ class C2sSession : public xml::StreamHandler {
   void onDisconnect();
   // A stanza routed to this session.
   void deliver(const router::SharedBytes& bytes, StanzaClass cls, int64_t offlineId = 0);
+  // Fetches and delivers stored offline messages (initial presence, or a late arrival).
+  void flushOffline();
   // Closes with a stream error (RFC 6120 4.9), e.g. connection-timeout, conflict.
   void failStream(std::string_view condition, std::string_view text = {});
 
@@ -102,7 +105,6 @@ class C2sSession : public xml::StreamHandler {
   void handleRosterIq(const xml::Stanza& s);
   void handleSm(const xml::Stanza& s);
   void handleResume(const xml::Stanza& s);
-  void deliverOffline();
   void deliverPendingSubscriptions();
 
   void sendStanzaError(const xml::Stanza& s, std::string_view condition, std::string_view text = {});
@@ -144,6 +146,7 @@ class C2sSession : public xml::StreamHandler {
   std::string smId_;
   std::string pendingInput_;  // plaintext received while input is suspended
   bool inputSuspended_ = false;
+  std::unordered_set<int64_t> offlineSeen_;  // offline ids delivered on this stream
 };
 
 }  // namespace xmesh::session

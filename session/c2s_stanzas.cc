@@ -125,7 +125,7 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
                                     available, priority);
     if (initial && priority >= 0) {
       deliverPendingSubscriptions();
-      deliverOffline();
+      flushOffline();
     }
     return;
   }
@@ -193,7 +193,8 @@ void C2sSession::handleRosterIq(const xml::Stanza& s) {
     std::string payload = "<query xmlns='jabber:iq:roster'>";
     env_.router().directory().write(bare, [&](router::UserEntry& u) {
       if (auto* me = u.findSession(ref_)) me->interested = true;
-      for (const auto& item : u.roster) router::appendRosterItem(payload, item, false);
+      for (const auto& item : u.roster)
+        if (item.state.exists) router::appendRosterItem(payload, item, false);
     });
     payload += "</query>";
     return sendIqResult(s, payload);
@@ -237,13 +238,14 @@ void C2sSession::deliver(const router::SharedBytes& bytes, StanzaClass cls, int6
   if (offlineId > 0) {
     // Without XEP-0198 a write to the socket is the best delivery signal we get.
     std::string user = username_;
-    (void)env_.submitStore([user, offlineId](store::Store& st) { (void)st.deleteOffline(user, {offlineId}); });
+    (void)env_.submitStore([user, offlineId](store::Store& st) { (void)st.deleteOffline(user, {offlineId}); }, user);
   }
 }
 
-void C2sSession::deliverOffline() {
+void C2sSession::flushOffline() {
   SessionEnv* env = &env_;
   uint64_t id = ref_.id;
+  // Keyed by user: runs after any offline write queued before it.
   (void)env_.submitStore([env, id, user = username_](store::Store& st) {
     auto msgs = st.peekOffline(user, 1000);
     if (!msgs.isOk() || msgs.value().empty()) return;
@@ -251,11 +253,12 @@ void C2sSession::deliverOffline() {
       C2sSession* self = env->findSession(id);
       if (!self || !self->bound_) return;
       for (const auto& m : msgs) {
+        if (!self->offlineSeen_.insert(m.id).second) continue;  // fetched twice in a race
         LoopStats::add(env->stats().offlineDelivered);
         self->deliver(router::makeShared(m.bytes), StanzaClass::Message, m.id);
       }
     });
-  });
+  }, username_);
 }
 
 void C2sSession::deliverPendingSubscriptions() {

@@ -19,7 +19,12 @@ struct QName {
   std::string_view local;
 };
 
-// Splits `name`; returns false for names XML-Namespaces forbids (":a", "a:", "a:b:c").
+// Splits `name` (already a valid XML Name, checked by Expat); returns false for names
+// XML-Namespaces forbids (":a", "a:", "a:b:c", "a:2b"). Expat's Name check does not cover
+// the local part's first character, which must start a name: we accept ASCII letters and
+// '_' there. Non-ASCII local starts after a prefix are refused too (they would need
+// Expat's private name tables; XMPP never uses them), so a local part always serializes
+// as an element name of its own.
 inline bool splitQName(std::string_view name, QName* out) {
   const size_t colon = name.find(':');
   if (colon == std::string_view::npos) {
@@ -28,8 +33,11 @@ inline bool splitQName(std::string_view name, QName* out) {
   }
   out->prefix = name.substr(0, colon);
   out->local = name.substr(colon + 1);
-  return !out->prefix.empty() && !out->local.empty() &&
-         out->local.find(':') == std::string_view::npos;
+  if (out->prefix.empty() || out->local.empty() || out->local.find(':') != std::string_view::npos) {
+    return false;
+  }
+  const char first = out->local[0];
+  return (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || first == '_';
 }
 
 // If `attr` is a namespace declaration, sets *prefix ("" for the default namespace).

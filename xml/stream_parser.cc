@@ -95,10 +95,12 @@ class StreamParser::Impl final : public detail::ExpatSink {
   void onText(std::string_view text);
   bool declareNamespaces(const char** atts);
   bool resolvePrefix(std::string_view prefix, size_t* binding);
+  std::string_view uriOf(std::string_view prefix, size_t binding) const;
   void openStream(const char* name, const char** atts);
   void beginStanza(const detail::QName& qname, std::string_view uri, const char** atts);
   bool writeAttributes(const char** atts, bool top);
   void requireRootDecl(size_t binding);
+  void requireDefaultDecl(size_t binding);
   void closeStartTag();
 
   StreamHandler& handler_;
@@ -130,6 +132,9 @@ class StreamParser::Impl final : public detail::ExpatSink {
   std::vector<char> rootDeclared_;  // per root binding: already declared on cur_'s top element
   bool inTopStartTag_ = false;
   size_t topAttrsEnd_ = 0;  // where late root-prefix declarations go in the top start tag
+  std::string lateDecls_;   // root-prefix declarations found after the top start tag
+  bool topPrefixed_ = false;    // the top element is spelled with a prefix (<stream:features>)
+  bool defaultDeclared_ = false;  // the stream default ns was declared on the top element
   bool startTagOpen_ = false;  // last start tag still lacks its '>' (may become "/>")
   bool haveFirstChild_ = false;
   std::vector<std::pair<std::string_view, std::string_view>> prefixedAttrs_;  // dup check
@@ -273,6 +278,7 @@ void StreamParser::Impl::doReset() {
   depth_ = rootBindings_ = 0;
   streamNs_.clear();
   cur_ = Stanza{};
+  lateDecls_.clear();
   inTopStartTag_ = startTagOpen_ = haveFirstChild_ = false;
 }
 
@@ -311,8 +317,7 @@ void StreamParser::Impl::onStart(const char* name, const char** atts) {
   }
   size_t binding = detail::NsScope::kNotFound;
   if (!resolvePrefix(qname.prefix, &binding)) return;
-  const std::string_view uri =
-      binding == detail::NsScope::kNotFound ? std::string_view() : scope_.at(binding).uri;
+  const std::string_view uri = uriOf(qname.prefix, binding);
 
   if (depth_ == 2) {
     beginStanza(qname, uri, atts);
@@ -326,7 +331,11 @@ void StreamParser::Impl::onStart(const char* name, const char** atts) {
   closeStartTag();
   cur_.bytes += '<';
   cur_.bytes += name;
-  if (!qname.prefix.empty()) requireRootDecl(binding);
+  if (qname.prefix.empty()) {
+    requireDefaultDecl(binding);
+  } else {
+    requireRootDecl(binding);
+  }
   if (!writeAttributes(atts, false)) return;
   startTagOpen_ = true;
 }
@@ -378,6 +387,9 @@ void StreamParser::Impl::beginStanza(const detail::QName& qname, std::string_vie
   mark_ = static_cast<uint64_t>(XML_GetCurrentByteIndex(parser_));
   cur_ = Stanza{};
   cur_.bytes.reserve(kStanzaReserve);
+  lateDecls_.clear();
+  topPrefixed_ = !qname.prefix.empty();
+  defaultDeclared_ = false;
   std::fill(rootDeclared_.begin(), rootDeclared_.end(), 0);
   haveFirstChild_ = false;
   cur_.name.assign(qname.local);
@@ -427,6 +439,12 @@ bool StreamParser::Impl::resolvePrefix(std::string_view prefix, size_t* binding)
   return true;
 }
 
+// The namespace a resolved prefix stands for ("" when the default ns is undeclared).
+std::string_view StreamParser::Impl::uriOf(std::string_view prefix, size_t binding) const {
+  if (prefix == "xml") return detail::kXmlNs;
+  return binding == detail::NsScope::kNotFound ? std::string_view() : std::string_view(scope_.at(binding).uri);
+}
+
 // Writes the attributes of the element whose "<name" was just written. On the top
 // element, also captures the routing fields and drops `from` (the router stamps it).
 bool StreamParser::Impl::writeAttributes(const char** atts, bool top) {
@@ -437,8 +455,9 @@ bool StreamParser::Impl::writeAttributes(const char** atts, bool top) {
     const std::string_view value = atts[i + 1];
     std::string_view declPrefix;
     if (detail::isNsDecl(attr, &declPrefix)) {
-      // The stream's default ns is declared by the receiving stream: not repeated.
-      if (top && attr.size() == 5 && value == streamNs_) continue;
+      // The stream's default ns is declared by the receiving stream: not repeated, unless
+      // the top element is prefixed and the declaration is what its children inherit.
+      if (top && !topPrefixed_ && attr.size() == 5 && value == streamNs_) continue;
       if (declPrefix == "xml") continue;
       appendAttr(out, attr, value);
       continue;
@@ -451,8 +470,7 @@ bool StreamParser::Impl::writeAttributes(const char** atts, bool top) {
         return false;
       }
       if (!resolvePrefix(aq.prefix, &binding)) return false;
-      const std::string_view uri =
-          binding == detail::NsScope::kNotFound ? detail::kXmlNs : std::string_view(scope_.at(binding).uri);
+      const std::string_view uri = uriOf(aq.prefix, binding);
       for (const auto& [seenUri, seenLocal] : prefixedAttrs_) {
         if (seenUri == uri && seenLocal == aq.local) {
           fail(StreamError::NotWellFormed, "duplicate attribute");
@@ -489,21 +507,26 @@ void StreamParser::Impl::requireRootDecl(size_t binding) {
   rootDeclared_[binding] = 1;
   const detail::NsScope::Binding& b = scope_.at(binding);
   if (b.prefix.empty()) return;  // the stream default ns: declared by the receiving stream
-  std::string decl;
-  decl.reserve(b.prefix.size() + b.uri.size() + 12);
-  decl += " xmlns:";
-  decl += b.prefix;
-  decl += "='";
-  appendEscapedAttr(decl, b.uri);
-  decl += '\'';
-  if (inTopStartTag_) {
-    cur_.bytes += decl;
-  } else {
-    // Rare: first use deep inside the stanza. Everything recorded so far (from/to spans)
-    // lies before topAttrsEnd_, so only topAttrsEnd_ moves.
-    cur_.bytes.insert(topAttrsEnd_, decl);
-    topAttrsEnd_ += decl.size();
-  }
+  // Rare: first use after the top start tag was written. Collected and inserted once when
+  // the stanza ends, so a hostile stanza cannot make us shift its bytes per prefix.
+  std::string& target = inTopStartTag_ ? cur_.bytes : lateDecls_;
+  target += " xmlns:";
+  target += b.prefix;
+  target += "='";
+  appendEscapedAttr(target, b.uri);
+  target += '\'';
+}
+
+// Under a prefixed top element (<stream:features>, <db:result>), unprefixed children
+// inherit the stream's default ns, which differs from the stanza's own ns. Declaring it
+// on the top element keeps parseElement(bytes, stanza.ns) exact.
+void StreamParser::Impl::requireDefaultDecl(size_t binding) {
+  const bool inherited = binding == detail::NsScope::kNotFound || binding < rootBindings_;
+  if (!topPrefixed_ || defaultDeclared_ || !inherited || streamNs_ == cur_.ns) return;
+  defaultDeclared_ = true;
+  lateDecls_ += " xmlns='";
+  appendEscapedAttr(lateDecls_, streamNs_);
+  lateDecls_ += '\'';
 }
 
 void StreamParser::Impl::closeStartTag() {
@@ -534,6 +557,11 @@ void StreamParser::Impl::onEnd(const char* name) {
   --depth_;
   if (depth_ == 1) {
     mark_ = eventEnd();
+    if (!lateDecls_.empty()) {
+      // Everything recorded so far (the to span) lies before topAttrsEnd_.
+      cur_.bytes.insert(topAttrsEnd_, lateDecls_);
+      lateDecls_.clear();
+    }
     handler_.onStanza(std::move(cur_));
   }
 }

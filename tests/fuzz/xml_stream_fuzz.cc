@@ -34,7 +34,14 @@ void check(bool ok, const char* what, std::string_view detail = {}) {
 void checkSelfContained(const Stanza& s) {
   auto tree = xmesh::xml::parseElement(s.bytes, s.ns);
   check(tree.isOk(), "stanza bytes do not parse", s.bytes);
-  check(tree->name() == s.name, "stanza name differs from tree", s.bytes);
+  check(tree->name() == s.name && tree->ns() == s.ns, "routing name/ns differ from tree", s.bytes);
+  const bool hasChild = !tree->children().empty();
+  check(s.firstChildName == (hasChild ? tree->children()[0].name() : std::string()) &&
+            s.firstChildNs == (hasChild ? tree->children()[0].ns() : std::string()),
+        "first child differs from tree", s.bytes);
+  check(tree->attr("to") == s.to && tree->attr("type") == s.type && tree->attr("id") == s.id &&
+            !tree->hasAttr("from"),
+        "routing attributes differ from tree", s.bytes);
   auto stamped = xmesh::xml::parseElement(s.withFrom("a'b&c@d/<e>"), s.ns);
   check(stamped.isOk(), "withFrom bytes do not parse", s.bytes);
   check(stamped->attr("from") == "a'b&c@d/<e>", "withFrom value lost", s.bytes);

@@ -101,7 +101,7 @@ const char* const kInvalid[] = {
     "a@example.com/\xF4\x90\x80\x80",                      // above U+10FFFF
     "a@example.com/\xE2\x80",                              // truncated sequence
     "\xC2\xA0@example.com",                                // no-break space prohibited in nodeprep
-    "a@example.com/\xE2\x80\x8E" "x",                      // LRM: bidi control prohibited
+    "a@example.com/\xE2\x80\x8Ex",  // LRM (bidi control, prohibited) then "x"
     "\xC2\xAD@example.com",                                // localpart maps to nothing
 };
 

@@ -95,6 +95,17 @@ TEST(StanzaTest, RootPrefixDeclaredOnStanza) {
             "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>");
   EXPECT_EQ(features.fromInsertPos, std::string_view("<stream:features").size());
 
+  // An unprefixed child of a prefixed top element inherits the stream's default ns;
+  // the bytes say so, so parsing them with the stanza's own ns is still exact.
+  Stanza error = parseOne("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                          "<app/></stream:error>");
+  EXPECT_EQ(error.bytes,
+            "<stream:error xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>"
+            "<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><app/></stream:error>");
+  auto tree = parseElement(error.bytes, error.ns);
+  ASSERT_TRUE(tree.isOk()) << tree.error().detail;
+  EXPECT_EQ(tree->children().at(1).ns(), "jabber:client");
+
   // Server-to-server dialback: db: is declared on the root, used on the stanza.
   const std::string s2s =
       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
@@ -141,6 +152,12 @@ TEST(StanzaTest, LocalPrefixesKeptAsWritten) {
   // The tree serializes with default-namespace declarations only where they change.
   EXPECT_EQ(e->serialize("jabber:client"),
             "<iq type='result'><q xmlns='urn:p'><i/><j xmlns='jabber:client'/></q></iq>");
+}
+
+TEST(StanzaTest, XmlPrefixedElementsResolveToXmlNamespace) {
+  Stanza s = parseOne("<message><xml:x/></message>");
+  EXPECT_EQ(s.firstChildNs, "http://www.w3.org/XML/1998/namespace");
+  EXPECT_EQ(s.bytes, "<message><xml:x/></message>");
 }
 
 TEST(StanzaTest, StreamWithoutDefaultNamespace) {

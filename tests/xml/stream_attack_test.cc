@@ -279,6 +279,8 @@ TEST(StreamAttackTest, RejectsBadNamespaceDeclarations) {
            "<message xmlns:p=''/>",
            "<message xmlns:p='http://www.w3.org/XML/1998/namespace'/>",
            "<a:b:c xmlns:a='urn:a'/>",
+           "<a:2b xmlns:a='urn:a'/>",  // local part is not an NCName (fuzzer find)
+           "<message xmlns:a='urn:a' a:-k='1'/>",
        }) {
     auto h = parseAfterHeader(input);
     EXPECT_EQ(h.error, StreamError::NotWellFormed) << input;

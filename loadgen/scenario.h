@@ -1,0 +1,71 @@
+// A load scenario: a small flat TOML file (see scenarios/*.toml) whose every key can be
+// overridden on the command line (--set key=value, or the dedicated flags). Unknown keys
+// are refused so that a typo never silently runs the wrong experiment.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "loadgen/client_session.h"
+
+namespace xmesh::loadgen {
+
+enum class ScenarioKind { LoginStorm, Steady, Saturation, Idle };
+std::string_view scenarioKindName(ScenarioKind k);
+
+struct Scenario {
+  std::string name;
+  ScenarioKind kind = ScenarioKind::LoginStorm;
+  // Server under test.
+  std::string host = "127.0.0.1";
+  int port = 5222;
+  std::string domain = "localhost";
+  int serverPid = 0;  // for RSS and CPU readings from /proc (0 = unknown)
+  // Users: names from the pattern ("%d" = index), indexes [first, first + users).
+  std::string userPattern = "user%d";
+  std::string password = "pw-{user}";  // "{user}" is replaced with the user name
+  uint32_t users = 1000;
+  uint32_t first = 1;
+  std::string population;  // CSV from gen-population: rosters (and keys from <csv>.keys)
+  std::string keys;        // salted-password file; "" = <population>.keys if it exists
+  uint32_t ringContacts = 10;  // contacts per user when no population file is given
+  Mechanism mechanism = Mechanism::ScramSha1;
+  bool roster = true;
+  bool presence = true;
+  bool sm = false;
+  // Login phase.
+  double loginRate = 0;         // target logins/s over all workers; 0 = as fast as possible
+  uint32_t loginConcurrency = 500;  // logins in flight per worker
+  double loginTimeout = 60;     // seconds, per login and for the whole phase
+  // Steady / idle / login_storm hold.
+  double duration = 10;         // seconds of the main phase after everyone is online
+  double msgsPerUserHour = 60;
+  double presencePerUserHour = 6;
+  // Saturation.
+  double satStartRate = 1000;   // msgs/s over all users
+  double satStepRate = 1000;
+  double satStepSeconds = 5;
+  double satP99BoundMs = 10;
+  double satMaxRate = 1e7;
+  // Shared.
+  double drain = 3;             // seconds to wait for in-flight messages at the end
+  uint32_t sourceAddresses = 16;  // bind sockets to 127.0.0.1 .. 127.0.0.N
+  uint32_t workers = 0;         // 0 = one per core
+  std::string cpuList;          // taskset-style core list for workers, e.g. "1" or "0-1"
+
+  // Loads the file (if non-empty), then applies overrides "key=value" in order.
+  static Result<Scenario> load(const std::string& path, const std::vector<std::string>& overrides);
+  // Total message rate a steady phase produces with `online` users.
+  double steadyMsgRate(uint64_t online) const { return msgsPerUserHour * static_cast<double>(online) / 3600.0; }
+  std::string userName(uint32_t index) const;
+  std::string passwordFor(const std::string& user) const;
+  // All settings as key=value strings (for the report).
+  std::map<std::string, std::string> settings() const;
+
+ private:
+  Status set(const std::string& key, const std::string& value);
+};
+
+}  // namespace xmesh::loadgen

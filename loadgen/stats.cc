@@ -1,0 +1,77 @@
+#include "loadgen/stats.h"
+
+namespace xmesh::loadgen {
+
+void Counters::add(const Counters& o) {
+  connectsStarted += o.connectsStarted;
+  online += o.online;
+  logins += o.logins;
+  loginFailures += o.loginFailures;
+  dropped += o.dropped;
+  msgsSent += o.msgsSent;
+  msgsDelivered += o.msgsDelivered;
+  msgsDuplicated += o.msgsDuplicated;
+  msgsOutOfOrder += o.msgsOutOfOrder;
+  presenceSent += o.presenceSent;
+  presenceReceived += o.presenceReceived;
+  bytesIn += o.bytesIn;
+  bytesOut += o.bytesOut;
+  scramCacheHits += o.scramCacheHits;
+  scramCacheMisses += o.scramCacheMisses;
+  cpuSeconds += o.cpuSeconds;
+  for (const auto& [k, v] : o.failures) failures[k] += v;
+}
+
+nlohmann::json toJson(const Counters& c) {
+  return {{"connects", c.connectsStarted}, {"online", c.online}, {"logins", c.logins},
+          {"login_failures", c.loginFailures}, {"dropped", c.dropped}, {"sent", c.msgsSent},
+          {"delivered", c.msgsDelivered}, {"duplicated", c.msgsDuplicated},
+          {"out_of_order", c.msgsOutOfOrder}, {"presence_sent", c.presenceSent},
+          {"presence_received", c.presenceReceived}, {"bytes_in", c.bytesIn},
+          {"bytes_out", c.bytesOut}, {"scram_cache_hits", c.scramCacheHits},
+          {"scram_cache_misses", c.scramCacheMisses}, {"cpu_s", c.cpuSeconds},
+          {"failures", c.failures}};
+}
+
+Counters countersFromJson(const nlohmann::json& j) {
+  Counters c;
+  auto u = [&](const char* k) { return j.value(k, uint64_t{0}); };
+  c.connectsStarted = u("connects");
+  c.online = u("online");
+  c.logins = u("logins");
+  c.loginFailures = u("login_failures");
+  c.dropped = u("dropped");
+  c.msgsSent = u("sent");
+  c.msgsDelivered = u("delivered");
+  c.msgsDuplicated = u("duplicated");
+  c.msgsOutOfOrder = u("out_of_order");
+  c.presenceSent = u("presence_sent");
+  c.presenceReceived = u("presence_received");
+  c.bytesIn = u("bytes_in");
+  c.bytesOut = u("bytes_out");
+  c.scramCacheHits = u("scram_cache_hits");
+  c.scramCacheMisses = u("scram_cache_misses");
+  c.cpuSeconds = j.value("cpu_s", 0.0);
+  if (j.contains("failures") && j["failures"].is_object())
+    for (const auto& [k, v] : j["failures"].items()) c.failures[k] = v.get<uint64_t>();
+  return c;
+}
+
+nlohmann::json toJson(const Histogram& h) {
+  auto s = h.toSparse();
+  nlohmann::json b = nlohmann::json::array();
+  for (const auto& [i, n] : s.buckets) b.push_back({i, n});
+  return {{"b", b}, {"min", s.min}, {"max", s.max}, {"sum", s.sum}};
+}
+
+void mergeJson(Histogram& h, const nlohmann::json& j) {
+  if (!j.is_object() || !j.contains("b")) return;
+  Histogram::Sparse s;
+  for (const auto& e : j["b"]) s.buckets.emplace_back(e[0].get<uint32_t>(), e[1].get<uint64_t>());
+  s.min = j.value("min", uint64_t{0});
+  s.max = j.value("max", uint64_t{0});
+  s.sum = j.value("sum", uint64_t{0});
+  (void)h.mergeSparse(s);
+}
+
+}  // namespace xmesh::loadgen

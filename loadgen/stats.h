@@ -1,0 +1,42 @@
+// What a worker reports to the coordinator, once a second, as one JSON line on a pipe:
+// cumulative counters plus the latency histograms of that second only (sparse deltas),
+// so the coordinator can compute per-second rates and percentiles and merge totals.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "loadgen/histogram.h"
+
+namespace xmesh::loadgen {
+
+struct Counters {
+  uint64_t connectsStarted = 0;
+  uint64_t online = 0;          // currently online
+  uint64_t logins = 0;          // logins completed (cumulative)
+  uint64_t loginFailures = 0;   // failed before online
+  uint64_t dropped = 0;         // failed after online
+  uint64_t msgsSent = 0;
+  uint64_t msgsDelivered = 0;   // unique deliveries
+  uint64_t msgsDuplicated = 0;
+  uint64_t msgsOutOfOrder = 0;
+  uint64_t presenceSent = 0;
+  uint64_t presenceReceived = 0;
+  uint64_t bytesIn = 0;
+  uint64_t bytesOut = 0;
+  uint64_t scramCacheHits = 0;
+  uint64_t scramCacheMisses = 0;
+  double cpuSeconds = 0;        // user + system of the worker process so far
+  std::map<std::string, uint64_t> failures;  // reason -> count
+
+  void add(const Counters& o);
+};
+
+nlohmann::json toJson(const Counters& c);
+Counters countersFromJson(const nlohmann::json& j);
+nlohmann::json toJson(const Histogram& h);  // sparse
+void mergeJson(Histogram& h, const nlohmann::json& j);
+
+}  // namespace xmesh::loadgen

@@ -1,0 +1,74 @@
+#include "tests/integration/node_fixture.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "sasl/credentials.h"
+#include "store/sqlite_store.h"
+
+namespace xmesh::testing {
+
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+NodeConfig NodeFixture::defaultConfig() {
+  NodeConfig c;
+  c.domain = "localhost";
+  c.loops = 2;
+  c.listen.c2sAddress = "127.0.0.1";
+  c.listen.adminPort = 0;
+  c.scramIterations = 64;  // tests only: keep PBKDF2 cheap
+  return c;
+}
+
+NodeFixture::NodeFixture(NodeConfig config) : config_(std::move(config)) {
+  std::random_device rd;
+  dir_ = std::filesystem::temp_directory_path() / ("xmesh-it-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir_);
+  config_.dataDir = dir_.string();
+  config_.listen.c2sPort = freePort();
+}
+
+NodeFixture::~NodeFixture() {
+  if (node_ && started_) {
+    node_->stop();
+    node_->join();
+  }
+  node_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void NodeFixture::addUser(const std::string& name) {
+  auto st = store::openSqlite(store::SqliteOptions{.path = config_.resolvedStorePath()});
+  if (!st.isOk()) throw std::runtime_error("store: " + st.error().detail);
+  store::UserRecord u;
+  u.username = name;
+  u.secrets = sasl::deriveStoredSecrets(password(name), sasl::randomBytes(16),
+                                        static_cast<uint32_t>(config_.scramIterations));
+  Status s = st.value()->addUser(u);
+  if (!s) throw std::runtime_error("addUser: " + s.error().detail);
+}
+
+void NodeFixture::start() {
+  node_ = std::make_unique<router::Node>(config_);
+  Status s = node_->init();
+  if (!s) throw std::runtime_error("node init: " + s.error().reason + " " + s.error().detail);
+  node_->start();
+  started_ = true;
+}
+
+}  // namespace xmesh::testing

@@ -1,0 +1,199 @@
+// Real sockets, real TLS, a real multi-loop node in process: the paths that cross
+// loops (deliveries, XEP-0198 resumption hand-over) run here, and under TSan in CI.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "tests/integration/node_fixture.h"
+#include "tests/support/xmpp_test_client.h"
+
+namespace xmesh::testing {
+namespace {
+
+std::string bodyOf(const xml::Stanza& s) {
+  auto el = xml::parseElement(s.bytes, s.ns);
+  if (!el.isOk()) return {};
+  const xml::Element* b = el->child("body");
+  return b ? b->text() : std::string();
+}
+
+bool isMessage(const xml::Stanza& s) { return s.name == "message"; }
+
+class NodeTest : public ::testing::Test {
+ protected:
+  void startWith(const std::vector<std::string>& users, NodeConfig cfg = NodeFixture::defaultConfig()) {
+    fixture_ = std::make_unique<NodeFixture>(cfg);
+    for (const auto& u : users) fixture_->addUser(u);
+    fixture_->start();
+  }
+  std::unique_ptr<XmppTestClient> online(const std::string& user, const std::string& resource = "r") {
+    auto c = std::make_unique<XmppTestClient>();
+    EXPECT_TRUE(c->connect(fixture_->port()));
+    EXPECT_TRUE(c->login(user, NodeFixture::password(user), resource)) << user << ": " << c->lastError();
+    return c;
+  }
+  std::unique_ptr<NodeFixture> fixture_;
+};
+
+TEST_F(NodeTest, ChatBetweenManyClientsCrossesLoops) {
+  std::vector<std::string> users{"u0", "u1", "u2", "u3", "u4", "u5"};
+  startWith(users);
+  std::vector<std::unique_ptr<XmppTestClient>> clients;
+  for (const auto& u : users) {
+    clients.push_back(online(u));
+    clients.back()->sendPresence();
+  }
+  // With SO_REUSEPORT and two loops, six connections land on both loops (almost surely),
+  // so some deliveries go through the cross-loop queues.
+  constexpr int kPerPair = 20;
+  for (size_t i = 0; i < users.size(); ++i)
+    for (size_t j = 0; j < users.size(); ++j)
+      if (i != j)
+        for (int k = 0; k < kPerPair; ++k)
+          clients[i]->sendMessage(users[j] + "@localhost", users[i] + ":" + std::to_string(k));
+  for (size_t j = 0; j < users.size(); ++j) {
+    std::map<std::string, int> next;  // per sender: next expected sequence (order check)
+    int got = 0;
+    while (got < kPerPair * static_cast<int>(users.size() - 1)) {
+      auto s = clients[j]->waitFor(isMessage, 5000);
+      ASSERT_TRUE(s) << "receiver " << users[j] << " got only " << got;
+      std::string body = bodyOf(*s);
+      auto colon = body.find(':');
+      std::string from = body.substr(0, colon);
+      int seq = std::stoi(body.substr(colon + 1));
+      EXPECT_EQ(seq, next[from]) << "out of order from " << from;
+      next[from] = seq + 1;
+      EXPECT_EQ(s->from.rfind(from + "@localhost/", 0), 0u) << "from not stamped: " << s->from;
+      ++got;
+    }
+  }
+}
+
+TEST_F(NodeTest, OfflineMessageIsDeliveredAtNextLogin) {
+  startWith({"alice", "bob"});
+  auto a = online("alice");
+  a->sendPresence();
+  a->sendMessage("bob@localhost", "while you were away");
+  // Give the store a moment; then bob logs in and sends initial presence.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto b = online("bob");
+  b->sendPresence();
+  auto m = b->waitFor(isMessage, 5000);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(bodyOf(*m), "while you were away");
+  EXPECT_NE(m->bytes.find("urn:xmpp:delay"), std::string::npos);
+}
+
+TEST_F(NodeTest, SubscriptionHandshakeThenPresenceFlows) {
+  startWith({"alice", "bob"});
+  auto a = online("alice");
+  auto b = online("bob");
+  a->sendRaw("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
+  ASSERT_TRUE(a->waitFor([](const xml::Stanza& s) { return s.id == "r1"; }));
+  b->sendRaw("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>");
+  ASSERT_TRUE(b->waitFor([](const xml::Stanza& s) { return s.id == "r2"; }));
+  a->sendPresence();
+  b->sendPresence();
+  a->sendRaw("<presence to='bob@localhost' type='subscribe'/>");
+  auto req = b->waitFor([](const xml::Stanza& s) { return s.name == "presence" && s.type == "subscribe"; });
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->from, "alice@localhost");
+  b->sendRaw("<presence to='alice@localhost' type='subscribed'/>");
+  auto push = a->waitFor([](const xml::Stanza& s) {
+    return s.name == "iq" && s.type == "set" && s.bytes.find("subscription='to'") != std::string::npos;
+  });
+  ASSERT_TRUE(push) << "alice never got the roster push with subscription=to";
+  auto pres = a->waitFor([](const xml::Stanza& s) { return s.name == "presence" && s.type.empty(); });
+  ASSERT_TRUE(pres) << "alice did not receive bob's presence after approval";
+  EXPECT_EQ(pres->from, "bob@localhost/r");
+  // Bob goes unavailable: alice (subscribed to bob) learns it.
+  b->sendRaw("<presence type='unavailable'/>");
+  auto gone = a->waitFor([](const xml::Stanza& s) { return s.name == "presence" && s.type == "unavailable"; });
+  ASSERT_TRUE(gone);
+}
+
+TEST_F(NodeTest, StreamManagementResumesAndRetransmitsUnacked) {
+  startWith({"alice", "bob"});
+  auto b = online("bob");
+  // Several rounds so that resumption lands both on the same loop and on the other one.
+  for (int round = 0; round < 4; ++round) {
+    auto a = online("alice", "phone");
+    std::string smId;
+    ASSERT_TRUE(a->enableSm(true, &smId));
+    a->sendPresence();
+    std::string full = a->jid();
+    for (int k = 0; k < 3; ++k) b->sendMessage(full, "r" + std::to_string(round) + "-" + std::to_string(k));
+    std::set<std::string> seen;
+    auto first = a->waitFor(isMessage, 5000);
+    ASSERT_TRUE(first);
+    seen.insert(bodyOf(*first));
+    uint32_t h = a->handled();
+    a->dropConnection();
+    // Sent while alice's session is detached: queued in the session, not lost.
+    for (int k = 3; k < 5; ++k) b->sendMessage(full, "r" + std::to_string(round) + "-" + std::to_string(k));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    XmppTestClient again;
+    ASSERT_TRUE(again.connect(fixture_->port()));
+    ASSERT_TRUE(again.openStream() && again.startTls() && again.authScram("alice", NodeFixture::password("alice")))
+        << again.lastError();
+    ASSERT_TRUE(again.resume(smId, h)) << again.lastError();
+    while (seen.size() < 5) {
+      auto m = again.waitFor(isMessage, 5000);
+      ASSERT_TRUE(m) << "round " << round << ": only " << seen.size() << " of 5 after resume";
+      EXPECT_TRUE(seen.insert(bodyOf(*m)).second) << "duplicate " << bodyOf(*m);
+    }
+    again.closeStream();
+    ASSERT_TRUE(again.waitClosed());
+  }
+}
+
+TEST_F(NodeTest, UnackedMessagesGoToOfflineStorageWhenNotResumed) {
+  startWith({"alice", "bob"});
+  auto b = online("bob");
+  {
+    auto a = online("alice");
+    ASSERT_TRUE(a->enableSm(false, nullptr));
+    a->sendPresence();
+    b->sendMessage("alice@localhost", "must survive");
+    auto m = a->waitFor(isMessage, 5000);
+    ASSERT_TRUE(m);
+    a->dropConnection();  // never acknowledged
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto a2 = online("alice");
+  a2->sendPresence();
+  auto m = a2->waitFor(isMessage, 5000);
+  ASSERT_TRUE(m) << "an unacknowledged message was lost";
+  EXPECT_EQ(bodyOf(*m), "must survive");
+}
+
+TEST_F(NodeTest, SlowConsumerIsDisconnectedOthersUnaffected) {
+  NodeConfig cfg = NodeFixture::defaultConfig();
+  cfg.limits.outputLowWatermark = 8 * 1024;
+  cfg.limits.outputHighWatermark = 32 * 1024;
+  cfg.limits.outputHardLimit = 256 * 1024;
+  startWith({"slow", "fast"}, cfg);
+  auto slow = online("slow");
+  slow->sendPresence();
+  int rcv = 4096;
+  setsockopt(slow->fd(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  auto fast = online("fast");
+  std::string big(2000, 'x');
+  // The slow client never reads: its queue crosses the hard limit and it is dropped.
+  for (int i = 0; i < 3000; ++i) fast->sendMessage("slow@localhost/r", big);
+  bool dropped = false;
+  for (int i = 0; i < 100 && !dropped; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dropped = fixture_->node().renderMetrics().find("xmesh_errors_total{reason=\"slow-consumer\"} 1") !=
+              std::string::npos;
+  }
+  EXPECT_TRUE(dropped) << "slow consumer was not disconnected";
+  fast->sendMessage(fast->jid(), "still here");
+  auto echo = fast->waitFor([](const xml::Stanza& s) { return s.name == "message" && s.type != "error"; }, 5000);
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(bodyOf(*echo), "still here");
+}
+
+}  // namespace
+}  // namespace xmesh::testing
