@@ -17,12 +17,14 @@ class Reader {
     known_.push_back(key);
     const toml::node* node = table_.get(key);
     if (!node) return;
+    // as_*() rather than value<T>(): toml++ converts between types in value<T>(), and a
+    // `required = 3` must be an error, not true.
     if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = node->value<bool>()) out = *v; else bad(key);
+      if (auto* v = node->as_boolean()) out = v->get(); else bad(key);
     } else if constexpr (std::is_integral_v<T>) {
-      if (auto v = node->value<int64_t>(); v && *v >= 0) out = static_cast<T>(*v); else bad(key);
+      if (auto* v = node->as_integer(); v && v->get() >= 0) out = static_cast<T>(v->get()); else bad(key);
     } else {
-      if (auto v = node->value<std::string>()) out = *v; else bad(key);
+      if (auto* v = node->as_string()) out = v->get(); else bad(key);
     }
   }
 

@@ -1,0 +1,169 @@
+#include "loadgen/connection.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "loadgen/worker.h"
+
+namespace xmesh::loadgen {
+
+Connection::Connection(Worker& worker, uint32_t user, ClientOptions options)
+    : worker_(worker), user_(user), session_(std::move(options), *this, *this, &worker.saltedCache()) {
+  tcp_.data = this;
+  connectReq_.data = this;
+  writeReq_.data = this;
+}
+
+Connection::~Connection() = default;
+
+int Connection::connect(const sockaddr_in& dest, const sockaddr_in& source) {
+  startUs_ = Worker::monotonicUs();
+  int r = uv_tcp_init_ex(worker_.loop(), &tcp_, AF_INET);
+  if (r != 0) return r;
+  handleInit_ = true;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+    int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  }
+  r = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&source), 0);
+  if (r != 0) return r;
+  uv_tcp_nodelay(&tcp_, 1);
+  return uv_tcp_connect(&connectReq_, &tcp_, reinterpret_cast<const sockaddr*>(&dest), onConnect);
+}
+
+void Connection::onConnect(uv_connect_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  if (self->closing_) return;
+  if (status < 0) return self->session_.fail(std::string("connect:") + uv_err_name(status));
+  int r = uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), onAlloc, onRead);
+  if (r != 0) return self->session_.fail(std::string("read:") + uv_err_name(r));
+  self->session_.start();
+}
+
+void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  *buf = self->worker_.readBuffer();
+}
+
+void Connection::onRead(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (n > 0) {
+    self->worker_.counters().bytesIn += static_cast<uint64_t>(n);
+    self->handleInput(std::string_view(buf->base, static_cast<size_t>(n)));
+  } else if (n < 0) {
+    self->session_.fail(n == UV_EOF ? std::string("eof") : std::string("read:") + uv_err_name(static_cast<int>(n)));
+  }
+}
+
+void Connection::handleInput(std::string_view bytes) {
+  if (closing_) return;
+  if (!tls_) return session_.onBytes(bytes);
+  std::string& plain = worker_.plainScratch();
+  plain.clear();
+  Status st = tls_->feed(bytes, plain);
+  if (tls_->hasPendingCiphertext()) markDirty();
+  if (!st.isOk()) return session_.fail("tls:" + st.error().reason);
+  if (!plain.empty()) session_.onBytes(plain);
+  if (!closing_ && tls_ && tls_->peerClosed()) session_.fail("tls-closed");
+}
+
+void Connection::send(std::string_view plaintext) {
+  if (closing_) return;
+  plainOut_.append(plaintext);
+  markDirty();
+}
+
+void Connection::startTls() {
+  // Plaintext queued so far (<starttls/>) must leave unencrypted, before the ClientHello.
+  wireOut_.append(plainOut_);
+  plainOut_.clear();
+  auto t = tls::TlsSession::connect(worker_.tlsContext(), worker_.sni());
+  if (!t.isOk()) return session_.fail("tls:" + t.error().reason);
+  tls_ = std::move(t.value());
+  markDirty();
+}
+
+void Connection::markDirty() {
+  if (dirty_ || closing_) return;
+  dirty_ = true;
+  worker_.markDirty(this);
+}
+
+void Connection::flush() {
+  dirty_ = false;
+  if (closing_) return;
+  if (tls_) {
+    if (!plainOut_.empty()) {
+      Status st = tls_->write(plainOut_);
+      plainOut_.clear();
+      if (!st.isOk()) return session_.fail("tls:" + st.error().reason);
+    }
+    if (tls_->hasPendingCiphertext()) {
+      if (wireOut_.empty()) wireOut_.swap(tls_->pendingCiphertext());
+      else wireOut_.append(tls_->pendingCiphertext());
+      tls_->pendingCiphertext().clear();
+    }
+  } else if (!plainOut_.empty()) {
+    wireOut_.append(plainOut_);
+    plainOut_.clear();
+  }
+  if (!writing_ && !wireOut_.empty()) startWrite();
+}
+
+void Connection::startWrite() {
+  inflight_.swap(wireOut_);
+  wireOut_.clear();
+  worker_.counters().bytesOut += inflight_.size();
+  uv_buf_t buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
+  int r = uv_write(&writeReq_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, onWrite);
+  if (r != 0) {
+    inflight_.clear();
+    return session_.fail(std::string("write:") + uv_err_name(r));
+  }
+  writing_ = true;
+}
+
+void Connection::onWrite(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  self->writing_ = false;
+  std::string().swap(self->inflight_);  // release: idle connections stay small
+  if (self->closing_) return;
+  if (status < 0) return self->session_.fail(std::string("write:") + uv_err_name(status));
+  if (!self->wireOut_.empty()) self->startWrite();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  session_.close();
+  if (!handleInit_) {
+    worker_.connectionClosed(this);  // deletes this
+    return;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClose);
+}
+
+void Connection::onClose(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  self->worker_.connectionClosed(self);
+}
+
+void Connection::onOnline(ClientSession&) {
+  everOnline_ = true;
+  worker_.onOnline(*this);
+}
+
+void Connection::onLgMessage(ClientSession&, const LgMessage& message) {
+  worker_.onLgMessage(*this, message);
+}
+
+void Connection::onPresenceReceived(ClientSession&) { worker_.counters().presenceReceived++; }
+
+void Connection::onFailure(ClientSession&, std::string_view reason) {
+  worker_.onConnectionFailed(*this, reason);
+}
+
+}  // namespace xmesh::loadgen

@@ -1,0 +1,83 @@
+// One simulated user's TCP connection on a worker's loop: the glue between a libuv TCP
+// handle, the optional TLS layer (TlsSession over memory, started on <proceed/>) and the
+// sans-IO ClientSession. One write in flight; output produced during a loop iteration is
+// coalesced and flushed from the worker's check handle (like the server's connections).
+//
+// Lifetime: created by the worker, closed with close(), freed in the close callback
+// (never while one of its callbacks is on the stack).
+#pragma once
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "loadgen/client_session.h"
+#include "tls/session.h"
+
+namespace xmesh::loadgen {
+
+class Worker;
+
+class Connection final : public ClientTransport, public ClientListener {
+ public:
+  Connection(Worker& worker, uint32_t user, ClientOptions options);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts a non-blocking connect from `source` (port 0; the port is picked at connect
+  // time with IP_BIND_ADDRESS_NO_PORT so a source address serves many destinations).
+  // Returns a libuv error code; on error the caller must still call close().
+  int connect(const sockaddr_in& dest, const sockaddr_in& source);
+  // Idempotent. The worker's connectionClosed() runs from the close callback.
+  void close();
+  // Encrypts pending plaintext and starts a write if none is in flight.
+  void flush();
+
+  ClientSession& session() { return session_; }
+  uint32_t user() const { return user_; }
+  uint64_t startUs() const { return startUs_; }
+  bool closing() const { return closing_; }
+  bool everOnline() const { return everOnline_; }
+
+  // ClientTransport
+  void send(std::string_view plaintext) override;
+  void startTls() override;
+
+ private:
+  // ClientListener
+  void onOnline(ClientSession& session) override;
+  void onLgMessage(ClientSession& session, const LgMessage& message) override;
+  void onPresenceReceived(ClientSession& session) override;
+  void onFailure(ClientSession& session, std::string_view reason) override;
+
+  static void onConnect(uv_connect_t* req, int status);
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
+  static void onWrite(uv_write_t* req, int status);
+  static void onClose(uv_handle_t* handle);
+  void handleInput(std::string_view bytes);
+  void startWrite();
+  void markDirty();
+
+  Worker& worker_;
+  uint32_t user_;
+  ClientSession session_;
+  uv_tcp_t tcp_{};
+  uv_connect_t connectReq_{};
+  uv_write_t writeReq_{};
+  tls::TlsSessionPtr tls_;
+  std::string plainOut_;
+  std::string wireOut_;
+  std::string inflight_;
+  uint64_t startUs_ = 0;
+  bool handleInit_ = false;
+  bool writing_ = false;
+  bool dirty_ = false;
+  bool closing_ = false;
+  bool everOnline_ = false;
+};
+
+}  // namespace xmesh::loadgen

@@ -1,0 +1,104 @@
+// The load generator's parent process: loads the scenario, population and salted-password
+// keys, forks the worker processes (users sharded in contiguous ranges, each worker under
+// the per-process open-file limit), merges their per-second reports, prints a live
+// progress line, drives the phases (login -> steady / saturation steps / idle -> drain ->
+// finish) over the workers' control pipes, and writes the final table and report.json.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "loadgen/histogram.h"
+#include "loadgen/population.h"
+#include "loadgen/salted_cache.h"
+#include "loadgen/scenario.h"
+#include "loadgen/stats.h"
+
+namespace xmesh::loadgen {
+
+struct CoordinatorOptions {
+  Scenario scenario;
+  std::string outDir = ".";
+};
+
+// Server-side readings from /proc (zeros when the pid is unknown or gone).
+struct ProcReading {
+  uint64_t rssKiB = 0;
+  double cpuSeconds = 0;
+};
+ProcReading readProc(int pid);
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+  int run();
+
+  // Files per process the workers may open; shards are sized under it.
+  static constexpr uint32_t kMaxUsersPerWorker = 19000;
+
+ private:
+  struct WorkerProc {
+    int pid = -1;
+    int reportFd = -1;
+    int controlFd = -1;
+    std::string buffer;
+    Counters counters;
+    uint64_t firstConnectUs = 0, lastLoginUs = 0;
+    uint32_t shardCount = 0;
+    bool done = false;
+    bool eof = false;
+  };
+  enum class Phase { Login, Main, Drain, Finish };
+
+  Status prepare();
+  Status spawn();
+  void pump(int timeoutMs);
+  void handleLine(WorkerProc& w, const std::string& line);
+  void everySecond();
+  void advance();
+  void sendAll(const std::string& line);
+  void sendRates(double msgsPerSec, double presencePerSec);
+  void startMain();
+  void endMain();
+  void collect();
+  Counters total() const;
+  double now() const;  // seconds since start
+  nlohmann::json buildReport() const;
+  void printTable(const nlohmann::json& report) const;
+
+  CoordinatorOptions options_;
+  const Scenario& sc_;
+  Population population_;
+  SaltedCache cache_;
+  std::vector<WorkerProc> workers_;
+  uint64_t startUs_ = 0;
+  Phase phase_ = Phase::Login;
+  double phaseStart_ = 0;
+  double nextSecond_ = 1;
+
+  Histogram msgLatency_, loginLatency_, secondLatency_, stepLatency_, mainLatency_;
+  nlohmann::json timeline_ = nlohmann::json::array();
+  Counters lastSecond_;
+
+  // Login phase results.
+  bool loginDone_ = false;
+  double loginEndedAt_ = 0;
+  ProcReading procAtStart_, procAtLoginEnd_, procAtMainStart_, procAtMainEnd_;
+  double lgCpuAtLoginEnd_ = 0, lgCpuAtMainStart_ = 0, lgCpuAtMainEnd_ = 0;
+  // Main phase.
+  double mainStart_ = 0, mainEnd_ = 0;
+  Counters atMainStart_, atMainEnd_;
+  // Saturation.
+  double satRate_ = 0;
+  double stepStart_ = 0;
+  Counters atStepStart_;
+  nlohmann::json steps_ = nlohmann::json::array();
+  double highestHeld_ = 0;
+  // Idle.
+  ProcReading idleReading_;
+  bool interactive_ = false;
+};
+
+}  // namespace xmesh::loadgen

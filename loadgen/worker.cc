@@ -1,0 +1,384 @@
+#include "loadgen/worker.h"
+
+#include <netdb.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+#include "loadgen/connection.h"
+
+namespace xmesh::loadgen {
+namespace {
+
+double cpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+void writeAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the coordinator is gone; nothing useful to do
+    off += static_cast<size_t>(n);
+  }
+}
+
+uint64_t edgeKey(uint64_t edge, uint32_t seq) { return (edge << 32) | seq; }
+
+}  // namespace
+
+uint64_t Worker::monotonicUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+uint64_t Worker::realtimeUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+Worker::Worker(WorkerConfig config) : config_(std::move(config)), rng_(0x9e3779b97f4a7c15ULL ^ config_.id) {
+  readBuf_.reset(new char[kReadBufSize]);
+}
+
+Worker::~Worker() = default;
+
+Status Worker::init() {
+  const Scenario& sc = config_.scenario;
+  tls::ClientOptions to;
+  to.insecureSkipVerify = true;
+  to.sessionCacheSize = 0;  // every login is a full handshake, as after a server restart
+  auto ctx = tls::TlsContext::client(to);
+  if (!ctx.isOk()) return Status::fail(ctx.error().reason, ctx.error().detail);
+  tls_ = ctx.value();
+  if (uv_ip4_addr(sc.host.c_str(), sc.port, &dest_) != 0) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(sc.host.c_str(), nullptr, &hints, &res) != 0 || !res)
+      return Status::fail("resolve", "cannot resolve " + sc.host);
+    dest_ = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
+    dest_.sin_port = htons(static_cast<uint16_t>(sc.port));
+    freeaddrinfo(res);
+  }
+  size_t edges = config_.population->edgeCount();
+  sendSeq_.reset(new uint32_t[edges + 1]());
+  recvNext_.reset(new uint32_t[edges + 1]());
+  recvMax_.reset(new uint32_t[edges + 1]());
+  conns_.assign(config_.shardCount, nullptr);
+  onlinePos_.assign(config_.shardCount, -1);
+  onlineList_.reserve(config_.shardCount);
+
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_}) {
+    uv_timer_init(&loop_, t);
+    t->data = this;
+  }
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, onCheck);
+  if (config_.controlFd >= 0) {
+    uv_pipe_init(&loop_, &control_, 0);
+    control_.data = this;
+    if (uv_pipe_open(&control_, config_.controlFd) == 0) {
+      controlOpen_ = true;
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&control_), onControlAlloc, onControlRead);
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(&control_), nullptr);
+    }
+  }
+  return Status::ok();
+}
+
+int Worker::run() {
+  Status st = init();
+  if (!st) {
+    counters_.failures["init:" + st.error().reason + ":" + st.error().detail]++;
+    report("done");
+    return 2;
+  }
+  loginStartUs_ = monotonicUs();
+  uv_timer_start(&loginTimer_, onLoginTimer, 0, 2);
+  uv_timer_start(&tickTimer_, onTickTimer, 1000, 1000);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+  return 0;
+}
+
+void Worker::onLoginTimer(uv_timer_t* t) { static_cast<Worker*>(t->data)->startLogins(); }
+
+void Worker::startLogins() {
+  const Scenario& sc = config_.scenario;
+  uint64_t allowed = config_.shardCount;
+  if (sc.loginRate > 0) {
+    double share = sc.loginRate * config_.shardCount / std::max<double>(1, sc.users);
+    double elapsed = static_cast<double>(monotonicUs() - loginStartUs_) / 1e6;
+    allowed = std::min<uint64_t>(allowed, static_cast<uint64_t>(share * elapsed) + 1);
+  }
+  while (nextLogin_ < allowed && inFlight_ < std::max<uint32_t>(1, sc.loginConcurrency) && !finishing_)
+    (void)startOne(config_.shardFirst + nextLogin_++);
+  if (nextLogin_ >= config_.shardCount) uv_timer_stop(&loginTimer_);
+}
+
+bool Worker::startOne(uint32_t user) {
+  const Scenario& sc = config_.scenario;
+  ClientOptions o;
+  o.domain = sc.domain;
+  o.username = sc.userName(user);
+  o.password = sc.passwordFor(o.username);
+  o.mechanism = sc.mechanism;
+  o.rosterGet = sc.roster;
+  o.initialPresence = sc.presence;
+  o.streamManagement = sc.sm;
+  auto* c = new Connection(*this, user, std::move(o));
+  conns_[local(user)] = c;
+  ++liveConnections_;
+  ++inFlight_;
+  ++counters_.connectsStarted;
+  if (firstConnectRealUs_ == 0) firstConnectRealUs_ = realtimeUs();
+  sockaddr_in src{};
+  std::string ip = "127.0.0." + std::to_string(1 + sourceCursor_++ % sc.sourceAddresses);
+  uv_ip4_addr(ip.c_str(), 0, &src);
+  int r = c->connect(dest_, src);
+  if (r != 0) {
+    c->session().fail(std::string("connect:") + uv_err_name(r));
+    return false;
+  }
+  return true;
+}
+
+void Worker::setOnline(uint32_t user, bool on) {
+  int32_t& pos = onlinePos_[local(user)];
+  if (on && pos < 0) {
+    pos = static_cast<int32_t>(onlineList_.size());
+    onlineList_.push_back(user);
+  } else if (!on && pos >= 0) {
+    uint32_t last = onlineList_.back();
+    onlineList_[static_cast<size_t>(pos)] = last;
+    onlinePos_[local(last)] = pos;
+    onlineList_.pop_back();
+    pos = -1;
+  }
+  counters_.online = onlineList_.size();
+}
+
+void Worker::onOnline(Connection& c) {
+  --inFlight_;
+  ++counters_.logins;
+  setOnline(c.user(), true);
+  loginLatency_.record(monotonicUs() - c.startUs());
+  lastLoginRealUs_ = realtimeUs();
+  maybeReportLoginsResolved();
+}
+
+void Worker::maybeReportLoginsResolved() {
+  // Tell the coordinator at once, not at the next tick: time-to-all-online matters.
+  if (resolvedReported_ || counters_.logins + counters_.loginFailures < config_.shardCount) return;
+  resolvedReported_ = true;
+  report("tick");
+}
+
+void Worker::onConnectionFailed(Connection& c, std::string_view reason) {
+  if (c.everOnline()) {
+    ++counters_.dropped;
+    setOnline(c.user(), false);
+    counters_.failures["dropped:" + std::string(reason)]++;
+  } else {
+    --inFlight_;
+    ++counters_.loginFailures;
+    counters_.failures[std::string(reason)]++;
+    c.close();
+    return maybeReportLoginsResolved();
+  }
+  c.close();
+}
+
+void Worker::connectionClosed(Connection* c) {
+  std::erase(dirty_, c);
+  uint32_t l = local(c->user());
+  if (l < conns_.size() && conns_[l] == c) conns_[l] = nullptr;
+  --liveConnections_;
+  delete c;
+  if (finishing_ && liveConnections_ == 0) closeHandles();
+}
+
+void Worker::onLgMessage(Connection& c, const LgMessage& m) {
+  int64_t edge = config_.population->edgeOf(c.user(), m.sender);
+  bool duplicate = false;
+  if (edge >= 0) {
+    auto e = static_cast<uint64_t>(edge);
+    uint32_t expected = recvNext_[e] + 1;
+    if (m.seq < expected) {
+      duplicate = true;
+    } else if (m.seq == expected) {
+      ++recvNext_[e];
+      while (!recvAhead_.empty() && recvAhead_.erase(edgeKey(e, recvNext_[e] + 1))) ++recvNext_[e];
+    } else {
+      duplicate = !recvAhead_.insert(edgeKey(e, m.seq)).second;
+    }
+    if (!duplicate) {
+      if (m.seq < recvMax_[e]) ++counters_.msgsOutOfOrder;
+      recvMax_[e] = std::max(recvMax_[e], m.seq);
+    }
+  }
+  if (duplicate) {
+    ++counters_.msgsDuplicated;
+    return;
+  }
+  ++counters_.msgsDelivered;
+  uint64_t now = realtimeUs();
+  latency_.record(now > m.sentUs ? now - m.sentUs : 0);
+}
+
+void Worker::onSendTimer(uv_timer_t* t) { static_cast<Worker*>(t->data)->sendDue(); }
+
+void Worker::sendDue() {
+  double elapsed = static_cast<double>(monotonicUs() - rateStartUs_) / 1e6;
+  auto dueOf = [&](double rate, uint64_t done) -> uint64_t {
+    double target = rate * elapsed;
+    if (target <= static_cast<double>(done)) return 0;
+    // Catch up, but in bounded bursts: a generator that falls behind shows it as a
+    // lower achieved rate instead of a flood.
+    uint64_t cap = std::max<uint64_t>(64, static_cast<uint64_t>(rate * 0.02));
+    return std::min<uint64_t>(cap, static_cast<uint64_t>(target - static_cast<double>(done)));
+  };
+  uint64_t msgs = dueOf(msgRate_, msgsThisRate_);
+  uint64_t pres = dueOf(presenceRate_, presenceThisRate_);
+  for (uint64_t i = 0; i < msgs; ++i) sendOneMessage();
+  for (uint64_t i = 0; i < pres; ++i) sendOnePresence();
+  msgsThisRate_ += msgs;
+  presenceThisRate_ += pres;
+}
+
+void Worker::sendOneMessage() {
+  if (onlineList_.empty()) return;
+  uint32_t u = onlineList_[rng_() % onlineList_.size()];
+  auto contacts = config_.population->contactsOf(u);
+  if (contacts.empty()) return;
+  auto k = static_cast<uint32_t>(rng_() % contacts.size());
+  uint32_t to = contacts[k];
+  if (!config_.population->contains(to)) return;
+  uint64_t e = config_.population->edgeAt(u, k);
+  Connection* c = conns_[local(u)];
+  std::string jid = config_.scenario.userName(to);
+  jid += '@';
+  jid += config_.scenario.domain;
+  if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, realtimeUs())) {
+    ++sendSeq_[e];
+    ++counters_.msgsSent;
+  }
+}
+
+void Worker::sendOnePresence() {
+  if (onlineList_.empty()) return;
+  uint32_t u = onlineList_[rng_() % onlineList_.size()];
+  Connection* c = conns_[local(u)];
+  if (c && c->session().sendPresence(rng_() % 2 ? "away" : "")) ++counters_.presenceSent;
+}
+
+void Worker::onTickTimer(uv_timer_t* t) { static_cast<Worker*>(t->data)->tick(); }
+
+void Worker::tick() {
+  sweepLoginTimeouts();
+  report("tick");
+}
+
+void Worker::sweepLoginTimeouts() {
+  uint64_t now = monotonicUs();
+  auto limit = static_cast<uint64_t>(config_.scenario.loginTimeout * 1e6);
+  for (Connection* c : conns_) {
+    if (!c || c->closing() || c->everOnline()) continue;
+    if (now - c->startUs() > limit) c->session().fail("login-timeout");
+  }
+}
+
+void Worker::report(const char* type) {
+  counters_.cpuSeconds = cpuSeconds();
+  counters_.scramCacheHits = config_.cache ? config_.cache->hits() : 0;
+  counters_.scramCacheMisses = config_.cache ? config_.cache->misses() : 0;
+  nlohmann::json j = {{"type", type}, {"w", config_.id}, {"c", toJson(counters_)},
+                      {"lat", toJson(latency_)}, {"login", toJson(loginLatency_)},
+                      {"first_connect_us", firstConnectRealUs_}, {"last_login_us", lastLoginRealUs_}};
+  latency_.reset();
+  loginLatency_.reset();
+  std::string line = j.dump();
+  line += '\n';
+  writeAll(config_.reportFd, line);
+}
+
+void Worker::onCheck(uv_check_t* c) {
+  auto* self = static_cast<Worker*>(c->data);
+  std::vector<Connection*> dirty;
+  dirty.swap(self->dirty_);
+  for (Connection* conn : dirty) conn->flush();
+}
+
+void Worker::onControlAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Worker*>(h->data);
+  *buf = uv_buf_init(self->controlBuf_, sizeof self->controlBuf_);
+}
+
+void Worker::onControlRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* self = static_cast<Worker*>(s->data);
+  if (n < 0) return self->finish();  // the coordinator is gone
+  self->controlLine_.append(buf->base, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = self->controlLine_.find('\n')) != std::string::npos) {
+    std::string line = self->controlLine_.substr(0, nl);
+    self->controlLine_.erase(0, nl + 1);
+    self->handleControlLine(line);
+  }
+}
+
+void Worker::handleControlLine(std::string_view line) {
+  if (line == "finish") return finish();
+  if (line.substr(0, 5) == "send ") {
+    double m = 0, p = 0;
+    if (std::sscanf(std::string(line).c_str(), "send %lf %lf", &m, &p) != 2) return;
+    msgRate_ = m;
+    presenceRate_ = p;
+    rateStartUs_ = monotonicUs();
+    msgsThisRate_ = presenceThisRate_ = 0;
+    if (m > 0 || p > 0) uv_timer_start(&sendTimer_, onSendTimer, 1, 1);
+    else uv_timer_stop(&sendTimer_);
+  }
+}
+
+void Worker::finish() {
+  if (finishing_) return;
+  finishing_ = true;
+  uv_timer_stop(&loginTimer_);
+  uv_timer_stop(&sendTimer_);
+  uv_timer_stop(&tickTimer_);
+  if (controlOpen_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&control_));
+  report("done");
+  std::vector<Connection*> all;
+  for (Connection* c : conns_)
+    if (c && !c->closing()) all.push_back(c);
+  ++liveConnections_;  // keep the handles open while the connections below close
+  for (Connection* c : all) c->close();
+  --liveConnections_;
+  if (liveConnections_ == 0) closeHandles();
+}
+
+void Worker::closeHandles() {
+  auto closeIf = [](uv_handle_t* h) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  };
+  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_}) closeIf(reinterpret_cast<uv_handle_t*>(t));
+  closeIf(reinterpret_cast<uv_handle_t*>(&check_));
+  if (controlOpen_) closeIf(reinterpret_cast<uv_handle_t*>(&control_));
+}
+
+}  // namespace xmesh::loadgen

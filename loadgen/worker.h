@@ -1,0 +1,147 @@
+// A worker process of the load generator: one libuv loop driving the connections of a
+// contiguous shard of users [shardFirst, shardFirst + shardCount).
+//
+// It logs its users in at its share of the target rate (with a cap on logins in flight),
+// and then does what the coordinator says on the control pipe, one command per line:
+//   "send <msgs/s> <presence/s>"  send chats to random roster contacts of random online
+//                                 users, and presence changes, at these rates (0 stops);
+//   "finish"                      report the final counters and exit.
+// Once a second it writes a JSON line on the report pipe (see stats.h): {"type":"tick",
+// "w":id, "c":counters, "lat":message latency histogram of that second, "login":login
+// latency histogram of that second}; at the end {"type":"done", ...}.
+//
+// Message accounting: every (sender, receiver) roster edge has its own sequence; the
+// receiver keeps the next expected sequence per edge, so duplicates and out-of-order
+// arrivals are counted exactly. Lost = sent - delivered, summed by the coordinator.
+#pragma once
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "loadgen/histogram.h"
+#include "loadgen/population.h"
+#include "loadgen/salted_cache.h"
+#include "loadgen/scenario.h"
+#include "loadgen/stats.h"
+#include "tls/context.h"
+
+namespace xmesh::loadgen {
+
+class Connection;
+
+struct WorkerConfig {
+  Scenario scenario;
+  uint32_t id = 0;
+  uint32_t shardFirst = 0;  // global user index
+  uint32_t shardCount = 0;
+  int reportFd = -1;
+  int controlFd = -1;
+  const Population* population = nullptr;
+  SaltedCache* cache = nullptr;  // this process's copy
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerConfig config);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs until "finish" (or the control pipe closes). Returns the process exit code.
+  int run();
+
+  static uint64_t monotonicUs();
+  static uint64_t realtimeUs();
+
+  // For connections.
+  uv_loop_t* loop() { return &loop_; }
+  uv_buf_t readBuffer() { return uv_buf_init(readBuf_.get(), kReadBufSize); }
+  std::string& plainScratch() { return plainScratch_; }
+  const tls::TlsContext& tlsContext() const { return *tls_; }
+  const std::string& sni() const { return config_.scenario.domain; }
+  SaltedCache& saltedCache() { return *config_.cache; }
+  Counters& counters() { return counters_; }
+  void markDirty(Connection* c) { dirty_.push_back(c); }
+  void onOnline(Connection& c);
+  void onLgMessage(Connection& c, const LgMessage& m);
+  void onConnectionFailed(Connection& c, std::string_view reason);
+  void connectionClosed(Connection* c);
+
+ private:
+  static constexpr unsigned kReadBufSize = 64 * 1024;
+
+  Status init();
+  void startLogins();
+  bool startOne(uint32_t user);
+  void sendDue();
+  void sendOneMessage();
+  void sendOnePresence();
+  void tick();
+  void sweepLoginTimeouts();
+  void report(const char* type);
+  void handleControlLine(std::string_view line);
+  void finish();
+  void closeHandles();
+  void maybeReportLoginsResolved();
+  uint32_t local(uint32_t user) const { return user - config_.shardFirst; }
+  void setOnline(uint32_t user, bool on);
+
+  static void onLoginTimer(uv_timer_t* t);
+  static void onSendTimer(uv_timer_t* t);
+  static void onTickTimer(uv_timer_t* t);
+  static void onCheck(uv_check_t* c);
+  static void onControlAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onControlRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+
+  WorkerConfig config_;
+  uv_loop_t loop_{};
+  uv_timer_t loginTimer_{}, sendTimer_{}, tickTimer_{};
+  uv_check_t check_{};
+  uv_pipe_t control_{};
+  bool controlOpen_ = false;
+  std::unique_ptr<char[]> readBuf_;
+  char controlBuf_[4096];
+  std::string controlLine_;
+  std::string plainScratch_;
+  std::shared_ptr<tls::TlsContext> tls_;
+  sockaddr_in dest_{};
+  uint32_t sourceCursor_ = 0;
+
+  std::vector<Connection*> conns_;  // by local index; null when none
+  std::vector<Connection*> dirty_;
+  size_t liveConnections_ = 0;
+  std::vector<uint32_t> onlineList_;   // global indexes of online users
+  std::vector<int32_t> onlinePos_;     // by local index, -1 when offline
+  uint32_t nextLogin_ = 0;             // local index of the next user to log in
+  uint32_t inFlight_ = 0;              // logins started, not yet online or failed
+  uint64_t loginStartUs_ = 0;
+  uint64_t firstConnectRealUs_ = 0;  // CLOCK_REALTIME, comparable across workers
+  uint64_t lastLoginRealUs_ = 0;
+  bool resolvedReported_ = false;
+
+  double msgRate_ = 0, presenceRate_ = 0;
+  uint64_t rateStartUs_ = 0;
+  uint64_t msgsAtRateStart_ = 0, presenceAtRateStart_ = 0;
+  uint64_t msgsThisRate_ = 0, presenceThisRate_ = 0;
+  bool finishing_ = false;
+
+  // Per-edge sequence state (global edge numbers of the population, shard rows only).
+  std::unique_ptr<uint32_t[]> sendSeq_;
+  std::unique_ptr<uint32_t[]> recvNext_;  // next expected seq (all below received)
+  std::unique_ptr<uint32_t[]> recvMax_;
+  std::unordered_set<uint64_t> recvAhead_;  // (edge << 32 | seq) received above recvNext_
+
+  Counters counters_;
+  Histogram latency_;       // this second's message latencies (µs)
+  Histogram loginLatency_;  // this second's login latencies (µs)
+  std::mt19937_64 rng_;
+};
+
+}  // namespace xmesh::loadgen
