@@ -98,6 +98,7 @@ class Coordinator {
   double highestHeld_ = 0;
   // Idle.
   ProcReading idleReading_;
+  ProcReading lastSrv_;
   bool interactive_ = false;
 };
 

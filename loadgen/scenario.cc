@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include <toml++/toml.hpp>
+#include <toml++/toml.h>
 
 namespace xmesh::loadgen {
 namespace {

@@ -64,7 +64,9 @@ Status Node::init() {
   if (!s) return s;
   std::string path = config_.resolvedStorePath();
   auto st = store::AsyncStore::start(
-      [path]() { return store::openSqlite(store::SqliteOptions{.path = path}); },
+      [path, domain = config_.domain]() {
+        return store::openSqlite(store::SqliteOptions{.path = path, .domain = domain});
+      },
       store::AsyncStoreOptions{.threads = static_cast<size_t>(std::max(1, config_.storeThreads))});
   if (!st.isOk()) return Status::fail(st.error().reason, st.error().detail);
   store_ = std::move(st.value());

@@ -34,6 +34,10 @@ namespace {
 constexpr size_t kSliceBytes = 8 * 1024;
 // First allocation for a stanza's bytes: most stanzas fit, so one malloc per stanza.
 constexpr size_t kStanzaReserve = 512;
+// What Expat spends on a name it has not seen before (measured on 2.5.0: ~116 bytes for a
+// short element name, ~60 for an attribute name), charged against nameBudgetBytes.
+constexpr size_t kElementNameCost = 128;
+constexpr size_t kAttributeNameCost = 64;
 
 bool isXmlSpace(std::string_view text) {
   for (char c : text) {
@@ -82,10 +86,15 @@ class StreamParser::Impl final : public detail::ExpatSink {
   void fail(StreamError error, std::string_view detail);
   // True once events must no longer reach the handler.
   bool stopped() const { return failed_ || closed_ || resetPending_; }
-  uint64_t eventEnd() const {
-    return static_cast<uint64_t>(XML_GetCurrentByteIndex(parser_)) +
-           static_cast<uint64_t>(XML_GetCurrentByteCount(parser_));
+  // Absolute input positions of the current event (indexBase_ maps a recycled parser's
+  // positions, which include its synthetic root, back onto the stream).
+  uint64_t eventStart() const {
+    return static_cast<uint64_t>(indexBase_ + static_cast<int64_t>(XML_GetCurrentByteIndex(parser_)));
   }
+  uint64_t eventEnd() const {
+    return eventStart() + static_cast<uint64_t>(XML_GetCurrentByteCount(parser_));
+  }
+  void recycleParser();
 
   static void onStartThunk(void* ud, const XML_Char* name, const XML_Char** atts);
   static void onEndThunk(void* ud, const XML_Char* name);
@@ -112,6 +121,17 @@ class StreamParser::Impl final : public detail::ExpatSink {
   // whitespace between stanzas, or a stanza.
   uint64_t fed_ = 0;
   uint64_t mark_ = 0;
+  int64_t indexBase_ = 0;
+
+  // Parser recycling (see ParserLimits::nameBudgetBytes).
+  size_t nameCost_ = 0;
+  std::string rootQName_;         // the root as written, to prime a fresh parser with
+  bool priming_ = false;          // feeding the synthetic root: events are ours, not the peer's
+  bool inSlice_ = false;          // inside XML_Parse of a slice drive() still holds
+  uint64_t sliceStart_ = 0;       // absolute position of that slice
+  bool recyclePending_ = false;   // a stanza ended past the budget; swap after XML_Parse
+  uint64_t recycleAt_ = 0;        // absolute position where the fresh parser takes over
+  bool expatSuspended_ = false;   // Expat itself is suspended (needs XML_ResumeParser)
   std::string kept_;     // input not yet given to Expat (suspended, or fed from a callback)
   std::string scratch_;  // kept_ being parsed by resume(), so callbacks may append to kept_
 
@@ -199,10 +219,17 @@ void StreamParser::Impl::drive(std::string_view input) {
       }
       n = 1;
     }
+    sliceStart_ = fed_;
     fed_ += n;
-    inExpat_ = true;
+    inExpat_ = inSlice_ = true;
     const XML_Status status = XML_Parse(parser_, input.data() + offset, static_cast<int>(n), XML_FALSE);
-    inExpat_ = false;
+    inExpat_ = inSlice_ = false;
+    if (recyclePending_) {
+      // Expat stopped right after a stanza; the rest of this slice is still in `input`.
+      offset += static_cast<size_t>(recycleAt_ - sliceStart_);
+      recycleParser();
+      continue;  // the loop condition stops here if the handler also suspended
+    }
     offset += n;
     if (!afterExpat(status)) break;
   }
@@ -224,7 +251,7 @@ void StreamParser::Impl::drainKept() {
 // Returns whether parsing may continue after an Expat call.
 bool StreamParser::Impl::afterExpat(XML_Status status) {
   if (status == XML_STATUS_SUSPENDED) {
-    suspended_ = true;
+    expatSuspended_ = true;
     return false;
   }
   if (status == XML_STATUS_ERROR && !stopped()) {
@@ -245,13 +272,16 @@ void StreamParser::Impl::resume() {
   if (!suspended_ || busy_) return;
   suspended_ = false;
   busy_ = true;
-  if (!stopped()) {
+  bool proceed = !stopped();
+  if (proceed && expatSuspended_) {
+    expatSuspended_ = false;
     inExpat_ = true;
     // Expat kept the rest of the slice it was parsing; finish that first.
     const XML_Status status = XML_ResumeParser(parser_);
     inExpat_ = false;
-    if (afterExpat(status)) drainKept();
+    proceed = afterExpat(status);
   }
+  if (proceed) drainKept();
   busy_ = false;
   if (resetPending_) doReset();
 }
@@ -266,10 +296,37 @@ void StreamParser::Impl::reset() {
   if (inExpat_) XML_StopParser(parser_, XML_FALSE);
 }
 
+// Swaps in a fresh Expat parser positioned inside the stream root, as if it had parsed
+// everything up to recycleAt_. Our own state (namespaces, depth, marks) carries over.
+void StreamParser::Impl::recycleParser() {
+  recyclePending_ = false;
+  XML_ParserFree(parser_);
+  parser_ = newParser();
+  std::string prime;
+  prime.reserve(rootQName_.size() + 2);
+  prime += '<';
+  prime += rootQName_;
+  prime += '>';
+  priming_ = true;
+  const XML_Status status = XML_Parse(parser_, prime.data(), static_cast<int>(prime.size()), XML_FALSE);
+  priming_ = false;
+  // The root name came from Expat itself, so the synthetic tag always parses.
+  assert(status == XML_STATUS_OK);
+  (void)status;
+  indexBase_ = static_cast<int64_t>(recycleAt_) - static_cast<int64_t>(prime.size());
+  fed_ = recycleAt_;
+  nameCost_ = 0;
+  expatSuspended_ = false;
+}
+
 void StreamParser::Impl::doReset() {
   XML_ParserFree(parser_);
   parser_ = newParser();
   fed_ = mark_ = 0;
+  indexBase_ = 0;
+  nameCost_ = 0;
+  rootQName_.clear();
+  recyclePending_ = expatSuspended_ = false;
   kept_.clear();
   kept_.shrink_to_fit();  // the plaintext must not linger in memory either
   scratch_.clear();
@@ -293,9 +350,13 @@ void StreamParser::Impl::fail(StreamError error, std::string_view detail) {
 // ---- SAX events ----------------------------------------------------------------------
 
 void StreamParser::Impl::onStart(const char* name, const char** atts) {
-  if (stopped()) return;
+  if (stopped() || priming_) return;
   size_t attrCount = 0;
-  while (atts[2 * attrCount] != nullptr) ++attrCount;
+  nameCost_ += kElementNameCost + std::strlen(name);
+  while (atts[2 * attrCount] != nullptr) {
+    nameCost_ += kAttributeNameCost + std::strlen(atts[2 * attrCount]);
+    ++attrCount;
+  }
   if (attrCount > limits_.maxAttributes) {
     fail(StreamError::PolicyViolation, "too many attributes");
     return;
@@ -377,6 +438,7 @@ void StreamParser::Impl::openStream(const char* name, const char** atts) {
   const size_t def = scope_.find({});
   if (def != detail::NsScope::kNotFound) header.ns = scope_.at(def).uri;
   streamNs_ = header.ns;
+  rootQName_ = name;
   rootDeclared_.assign(rootBindings_, 0);
   mark_ = eventEnd();
   handler_.onStreamOpen(header);
@@ -384,7 +446,7 @@ void StreamParser::Impl::openStream(const char* name, const char** atts) {
 
 void StreamParser::Impl::beginStanza(const detail::QName& qname, std::string_view uri,
                                      const char** atts) {
-  mark_ = static_cast<uint64_t>(XML_GetCurrentByteIndex(parser_));
+  mark_ = eventStart();
   cur_ = Stanza{};
   cur_.bytes.reserve(kStanzaReserve);
   lateDecls_.clear();
@@ -563,6 +625,12 @@ void StreamParser::Impl::onEnd(const char* name) {
       lateDecls_.clear();
     }
     handler_.onStanza(std::move(cur_));
+    // Recycle only while drive() holds the rest of the slice (not inside resume()).
+    if (nameCost_ > limits_.nameBudgetBytes && inSlice_ && mark_ >= sliceStart_ && !stopped()) {
+      recyclePending_ = true;
+      recycleAt_ = mark_;
+      if (!suspended_) XML_StopParser(parser_, XML_TRUE);
+    }
   }
 }
 

@@ -49,6 +49,11 @@ struct ParserLimits {
   size_t maxStanzaBytes = 256 * 1024;  // counted over raw input bytes of one top-level element
   size_t maxDepth = 32;                // element nesting inside a stanza (the stanza itself is 1)
   size_t maxAttributes = 64;           // per element, namespace declarations included
+  // Expat keeps every distinct element and attribute name for the parser's lifetime, so a
+  // long stream of unique names would grow memory without bound. Names are charged here
+  // (about what Expat spends on a new one) and, past this budget, the Expat parser is
+  // swapped for a fresh one at the next stanza boundary. Invisible to the handler.
+  size_t nameBudgetBytes = 1024 * 1024;
 };
 
 class StreamParser {

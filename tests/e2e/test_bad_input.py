@@ -153,8 +153,8 @@ class BadInputTest(unittest.TestCase):
         c = self.bound_client()
         c.send(f"<message to='{c.jid}'><body>mismatched</message>")
         self.assert_stream_error(c, "not-well-formed")
-        self.assert_error_delta("not-well-formed")
         self.assert_healthy()
+        self.assert_error_delta("not-well-formed")
 
     def test_doctype_restricted_xml(self):
         c = self.client()
@@ -162,8 +162,8 @@ class BadInputTest(unittest.TestCase):
                + c.stream_header(xml_decl=False))
         self.assert_stream_error(c, "restricted-xml")
         self.assertNotIn("<stream:features", c.text)
-        self.assert_error_delta("restricted-xml")
         self.assert_healthy()
+        self.assert_error_delta("restricted-xml")
 
     def test_entity_declaration_restricted_xml(self):
         c = self.client()
@@ -171,8 +171,8 @@ class BadInputTest(unittest.TestCase):
                + c.stream_header(xml_decl=False))
         self.assert_stream_error(c, "restricted-xml")
         self.assertNotIn("root:", c.text)
-        self.assert_error_delta("restricted-xml")
         self.assert_healthy()
+        self.assert_error_delta("restricted-xml")
 
     def test_billion_laughs_restricted_xml(self):
         c = self.client()
@@ -181,29 +181,29 @@ class BadInputTest(unittest.TestCase):
         c.send(f"<?xml version='1.0'?><!DOCTYPE stream:stream [{ents}]>"
                + c.stream_header(xml_decl=False) + "<message><body>&lol9;</body></message>")
         self.assert_stream_error(c, "restricted-xml")
-        self.assert_error_delta("restricted-xml")
         self.assert_healthy()
+        self.assert_error_delta("restricted-xml")
 
     def test_processing_instruction_restricted_xml(self):
         c = self.bound_client()
         c.send(f"<message to='{c.jid}'><?evil payload?><body>x</body></message>")
         self.assert_stream_error(c, "restricted-xml")
-        self.assert_error_delta("restricted-xml")
         self.assert_healthy()
+        self.assert_error_delta("restricted-xml")
 
     def test_comment_restricted_xml(self):
         c = self.bound_client()
         c.send(f"<message to='{c.jid}'><!-- a comment --><body>x</body></message>")
         self.assert_stream_error(c, "restricted-xml")
-        self.assert_error_delta("restricted-xml")
         self.assert_healthy()
+        self.assert_error_delta("restricted-xml")
 
     def test_invalid_utf8_not_well_formed(self):
         c = self.bound_client()
         c.send(f"<message to='{c.jid}'><body>".encode() + b"\xff\xfe\xc3\x28" + b"</body></message>")
         self.assert_stream_error(c, "not-well-formed")
-        self.assert_error_delta("not-well-formed")
         self.assert_healthy()
+        self.assert_error_delta("not-well-formed")
 
     # -- size and depth -------------------------------------------------------------------
     def _flood_one_stanza(self, c: RawClient, head: bytes, total: int, chunk: int = 32 * 1024):
@@ -233,8 +233,8 @@ class BadInputTest(unittest.TestCase):
         self.assertLess(sent, 2 * MiB, "server kept reading a 10 MiB pre-auth stanza")
         self.assertLess(limit, 2 * MiB)
         self.assert_stream_error(c, "policy-violation")
-        self.assert_error_delta("policy-violation")
         self.assert_healthy()
+        self.assert_error_delta("policy-violation")
 
     def test_oversized_stanza_post_auth_policy_violation(self):
         c = self.bound_client()
@@ -246,16 +246,16 @@ class BadInputTest(unittest.TestCase):
         self.assertLess(sent, 2 * MiB, "server kept reading a 10 MiB stanza")
         self.assertLess(limit, 2 * MiB)
         self.assert_stream_error(c, "policy-violation")
-        self.assert_error_delta("policy-violation")
         self.assert_healthy()
+        self.assert_error_delta("policy-violation")
 
     def test_deep_nesting_policy_violation(self):
         c = self.bound_client()
         depth = 200
         c.send(f"<message to='{c.jid}'>" + "<a>" * depth + "x" + "</a>" * depth + "</message>")
         self.assert_stream_error(c, "policy-violation")
-        self.assert_error_delta("policy-violation")
         self.assert_healthy()
+        self.assert_error_delta("policy-violation")
 
     # -- stream header --------------------------------------------------------------------
     def test_wrong_content_namespace_invalid_namespace(self):
@@ -263,24 +263,24 @@ class BadInputTest(unittest.TestCase):
         c.send(c.stream_header(ns="jabber:server"))
         self.assert_stream_error(c, "invalid-namespace")
         self.assertNotIn("<stream:features", c.text)
-        self.assert_error_delta("invalid-namespace")
         self.assert_healthy()
+        self.assert_error_delta("invalid-namespace")
 
     def test_wrong_stream_namespace_invalid_namespace(self):
         c = self.client()
         c.send(c.stream_header(stream_ns="http://example.com/not-streams"))
         self.assert_stream_error(c, "invalid-namespace")
         self.assertNotIn("<stream:features", c.text)
-        self.assert_error_delta("invalid-namespace")
         self.assert_healthy()
+        self.assert_error_delta("invalid-namespace")
 
     def test_unknown_host_host_unknown(self):
         c = self.client()
         c.send(c.stream_header(to="example.org"))
         self.assert_stream_error(c, "host-unknown")
         self.assertNotIn("<stream:features", c.text)
-        self.assert_error_delta("host-unknown")
         self.assert_healthy()
+        self.assert_error_delta("host-unknown")
 
     # -- stanzas from a bound session -----------------------------------------------------
     def test_bad_jid_in_message_to_jid_malformed(self):
@@ -293,8 +293,8 @@ class BadInputTest(unittest.TestCase):
         c.send(f"<message to='{c.jid}' id='after-bad1'><body>y</body></message>")
         c.read_until(r"<message\b[^>]*id=['\"]after-bad1['\"]")
         self.assertIsNone(stream_error(c.text))
-        self.assert_error_delta("jid-malformed")
         self.assert_healthy()
+        self.assert_error_delta("jid-malformed")
 
     def test_spoofed_from_invalid_from(self):
         c = self.bound_client()
@@ -302,9 +302,9 @@ class BadInputTest(unittest.TestCase):
         c.send(f"<message from='{self.watcher.jid}' to='{self.watcher.jid}' id='spoof1' type='chat'>"
                "<body>I am the watcher</body></message>")
         self.assert_stream_error(c, "invalid-from")
-        self.assert_error_delta("invalid-from")
         self.assert_healthy()
         self.assertNotIn("spoof1", self.watcher.client.text, "spoofed message was delivered")
+        self.assert_error_delta("invalid-from")
 
     def test_message_to_unknown_user_service_unavailable(self):
         c = self.bound_client()
@@ -313,8 +313,8 @@ class BadInputTest(unittest.TestCase):
         self.assertRegex(m.group(0), r"type=['\"]error['\"]")
         self.assertRegex(m.group(0), r"from=['\"]nosuchuser@localhost['\"]")
         self.assertEqual(stanza_error(m.group(0)), "service-unavailable", m.group(0))
-        self.assert_error_delta("service-unavailable")
         self.assert_healthy()
+        self.assert_error_delta("service-unavailable")
 
     def test_unknown_iq_namespace_service_unavailable(self):
         c = self.bound_client()
@@ -325,8 +325,8 @@ class BadInputTest(unittest.TestCase):
         c.send("<iq type='set' id='uq2'><query xmlns='urn:example:no-such-ns'/></iq>")
         m = c.read_until(r"<iq\b[^>]*id=['\"]uq2['\"].*?</iq>")
         self.assertEqual(stanza_error(m.group(0)), "service-unavailable", m.group(0))
-        self.assert_error_delta("service-unavailable", expected=2)
         self.assert_healthy()
+        self.assert_error_delta("service-unavailable", expected=2)
 
     # -- before bind / before TLS ---------------------------------------------------------
     def test_message_before_bind_refused(self):
@@ -334,10 +334,10 @@ class BadInputTest(unittest.TestCase):
         c.login("attacker", PASSWORD, bind=False)
         c.send(f"<message to='{self.watcher.jid}' id='prebind1' type='chat'><body>x</body></message>")
         self.assert_stream_error(c, "not-authorized")
-        self.assert_error_delta("not-authorized")
-        self.assert_error_delta("internal-server-error", expected=0)
         self.assert_healthy()
         self.assertNotIn("prebind1", self.watcher.client.text, "message sent before bind was routed")
+        self.assert_error_delta("internal-server-error", expected=0)
+        self.assert_error_delta("not-authorized")
 
     def test_iq_before_bind_refused(self):
         c = self.client()
@@ -352,9 +352,9 @@ class BadInputTest(unittest.TestCase):
         c.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>AGF0dGFja2VyAHMzY3JldC1wYXNz</auth>")
         self.assert_stream_error(c, "policy-violation")
         self.assertNotIn("<success", c.text)
+        self.assert_healthy()
         self.assert_error_delta("policy-violation")
         self.assert_error_delta("tls-required")
-        self.assert_healthy()
 
     def test_plain_never_offered_before_tls(self):
         c = self.client()
@@ -383,8 +383,8 @@ class BadInputTest(unittest.TestCase):
                 self.assertEqual(r, "not-authorized")
                 # The stream goes on: the right password works on it.
                 self.assertEqual(c.scram_auth("attacker", PASSWORD, "SCRAM-SHA-1"), "success")
-        self.assert_error_delta("not-authorized", expected=3)
         self.assert_healthy()
+        self.assert_error_delta("not-authorized", expected=3)
 
     def test_unknown_user_not_authorized(self):
         c = self.client(source="127.0.0.34")
@@ -405,9 +405,9 @@ class BadInputTest(unittest.TestCase):
         self.assertTrue(all(r in ("not-authorized", "temporary-auth-failure") for r in results), results)
         # After the 5th failure the server ends the stream: a 6th attempt is never heard.
         self.assert_stream_error(c, "policy-violation")
+        self.assert_healthy()
         self.assert_error_delta("sasl-too-many-attempts")
         self.assert_error_delta("policy-violation")
-        self.assert_healthy()
 
     def test_auth_backoff_per_address_temporary_auth_failure(self):
         src = "127.0.0.50"
@@ -429,8 +429,8 @@ class BadInputTest(unittest.TestCase):
         # ... while another address logs the same user in fine.
         ok = self.client(source="127.0.0.51")
         ok.login("victim", PASSWORD)
-        self.assert_error_delta("auth-backoff", expected=2)
         self.assert_healthy()
+        self.assert_error_delta("auth-backoff", expected=2)
         # Once the window has passed the address may authenticate again.
         time.sleep(max(0.0, t_first + window + 1.2 - time.monotonic()))
         c3 = self.client(source=src)
@@ -451,8 +451,8 @@ class BadInputTest(unittest.TestCase):
         after = c.pending_text()
         for marker in ("<stream:", "<success", "<failure", "<stream:features"):
             self.assertNotIn(marker, after, "XMPP processed after <proceed/>")
-        self.assert_error_delta("tls-failed")
         self.assert_healthy()
+        self.assert_error_delta("tls-failed")
 
     def test_plaintext_in_same_packet_as_starttls_discarded(self):
         c = self.plain_stream()
@@ -483,8 +483,8 @@ class BadInputTest(unittest.TestCase):
         self.assertTrue(c.wait_closed(limit + 4), "a silent TLS handshake was never timed out")
         elapsed = time.monotonic() - t0
         self.assertGreaterEqual(elapsed, limit - 0.5, "closed before the handshake timeout")
-        self.assert_error_delta("connection-timeout", expected=None)
         self.assert_healthy()
+        self.assert_error_delta("connection-timeout", expected=None)
 
     def test_pre_auth_timeout_connection_timeout(self):
         c = self.client()
@@ -502,8 +502,8 @@ class BadInputTest(unittest.TestCase):
         elapsed = time.monotonic() - t0
         self.assert_stream_error(c, "connection-timeout")
         self.assertGreaterEqual(elapsed, limit - 0.5)
-        self.assert_error_delta("connection-timeout", expected=None)
         self.assert_healthy()
+        self.assert_error_delta("connection-timeout", expected=None)
 
     def test_idle_timeout_connection_timeout(self):
         c = self.bound_client()
@@ -513,8 +513,8 @@ class BadInputTest(unittest.TestCase):
         limit = self.lim["idle_timeout_seconds"]
         self.assert_stream_error(c, "connection-timeout", timeout=limit + 4)
         self.assertGreaterEqual(time.monotonic() - t0, limit - 0.5)
-        self.assert_error_delta("connection-timeout", expected=None)
         self.assert_healthy()
+        self.assert_error_delta("connection-timeout", expected=None)
 
     # -- floods ---------------------------------------------------------------------------
     def test_connection_flood(self):

@@ -4,7 +4,8 @@
 //  1. Every delivered stanza is self-contained: parseElement() accepts its bytes, its
 //     withFrom()/withFromAndTo() bytes, and the re-serialized tree.
 //  2. How input is split across feed() calls never changes the events (one shot vs a
-//     data-derived split point), nor does suspending after every stanza.
+//     data-derived split point), nor does suspending after every stanza, nor does
+//     recycling the Expat parser (ParserLimits::nameBudgetBytes).
 // A third run with small data-derived limits drives the limit paths.
 #include <cstdint>
 #include <cstdio>
@@ -106,7 +107,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Property 2: with default limits, splitting and suspending never change events.
   const ParserLimits defaults;
   const auto whole = run(input, input.size(), defaults, true, false);
-  const auto split2 = run(input, split, defaults, false, (knobs & 1) != 0);
+  ParserLimits recycling = defaults;  // also invisible: swapping Expat parsers between stanzas
+  recycling.nameBudgetBytes = (knobs & 2) != 0 ? 0 : static_cast<size_t>(limitKnob) * 8;
+  const auto split2 = run(input, split, recycling, false, (knobs & 1) != 0);
   if (whole != split2) {
     for (const auto& e : whole) std::fprintf(stderr, "whole: %s\n", e.c_str());
     for (const auto& e : split2) std::fprintf(stderr, "split: %s\n", e.c_str());

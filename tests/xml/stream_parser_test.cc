@@ -27,9 +27,10 @@ const std::string kSession = std::string(kHeader) +
     "<mechanism>PLAIN</mechanism></mechanisms></stream:features>"
     "</stream:stream>";
 
-std::vector<std::string> parseInChunks(std::string_view input, const std::vector<size_t>& cuts) {
+std::vector<std::string> parseInChunks(std::string_view input, const std::vector<size_t>& cuts,
+                                       ParserLimits limits = {}) {
   RecordingHandler h;
-  StreamParser p(h, {});
+  StreamParser p(h, limits);
   size_t prev = 0;
   for (size_t cut : cuts) {
     p.feed(input.substr(prev, cut - prev));
@@ -92,6 +93,43 @@ TEST(StreamParserTest, RandomChunkingGivesIdenticalStanzas) {
     }
     ASSERT_EQ(parseInChunks(kSession, cuts), whole) << "round " << round;
   }
+}
+
+// Pins that swapping the Expat parser (to drop its table of every name ever seen) is
+// invisible: a budget of 0 recycles after every stanza, under any feeding pattern.
+TEST(StreamParserTest, ParserRecyclingIsInvisible) {
+  const auto whole = parseInChunks(kSession, {});
+  ParserLimits recycling;
+  recycling.nameBudgetBytes = 0;
+  EXPECT_EQ(parseInChunks(kSession, {}, recycling), whole);
+  std::vector<size_t> everyByte;
+  for (size_t i = 1; i < kSession.size(); ++i) everyByte.push_back(i);
+  EXPECT_EQ(parseInChunks(kSession, everyByte, recycling), whole);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 100; ++round) {
+    std::vector<size_t> cuts;
+    for (size_t pos = 1 + rng() % 60; pos < kSession.size(); pos += 1 + rng() % 60) cuts.push_back(pos);
+    ASSERT_EQ(parseInChunks(kSession, cuts, recycling), whole) << "round " << round;
+  }
+}
+
+TEST(StreamParserTest, ParserRecyclingKeepsLimitsAndSuspension) {
+  RecordingHandler h;
+  ParserLimits limits;
+  limits.nameBudgetBytes = 0;
+  limits.maxStanzaBytes = 1000;
+  StreamParser p(h, limits);
+  h.onStanzaHook = [&](const Stanza&) { p.suspend(); };
+  std::string input(kHeader);
+  for (int i = 0; i < 50; ++i) input += "<message id='" + std::to_string(i) + "'><x" + std::to_string(i) + "/></message> ";
+  p.feed(input);
+  while (p.suspended()) p.resume();
+  ASSERT_EQ(h.stanzas.size(), 50u);
+  EXPECT_EQ(h.stanzas[49].firstChildName, "x49");
+  EXPECT_EQ(h.errors, 0);
+  h.onStanzaHook = nullptr;
+  p.feed("<message><body>" + std::string(2000, 'a'));
+  EXPECT_EQ(h.error, StreamError::PolicyViolation);
 }
 
 // Pins that reparse deferral is off: a large stanza split across two reads is delivered

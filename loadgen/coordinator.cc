@@ -1,0 +1,581 @@
+#include "loadgen/coordinator.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "loadgen/worker.h"
+
+namespace xmesh::loadgen {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void onInterrupt(int) { g_interrupted = 1; }
+
+Status setCpuList(const std::string& list) {
+  if (list.empty()) return Status::ok();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::stringstream ss(list);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    int a = 0, b = 0;
+    if (std::sscanf(part.c_str(), "%d-%d", &a, &b) == 2) {
+      for (int c = a; c <= b; ++c) CPU_SET(c, &set);
+    } else if (std::sscanf(part.c_str(), "%d", &a) == 1) {
+      CPU_SET(a, &set);
+    } else {
+      return Status::fail("scenario", "bad cpu_list " + list);
+    }
+  }
+  if (sched_setaffinity(0, sizeof set, &set) != 0) return Status::fail("scenario", "sched_setaffinity failed");
+  return Status::ok();
+}
+
+double selfChildrenCpu() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+nlohmann::json percentiles(const Histogram& h) {
+  return {{"count", h.count()}, {"min", h.min()}, {"mean", std::round(h.mean())},
+          {"p50", h.percentile(50)}, {"p90", h.percentile(90)}, {"p99", h.percentile(99)},
+          {"p99_9", h.percentile(99.9)}, {"max", h.max()}};
+}
+
+std::string ms(uint64_t us) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f ms", static_cast<double>(us) / 1000.0);
+  return b;
+}
+
+uint64_t realtimeUs() { return Worker::realtimeUs(); }
+
+}  // namespace
+
+ProcReading readProc(int pid) {
+  ProcReading r;
+  if (pid <= 0) return r;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) r.rssKiB = std::strtoull(line.c_str() + 6, nullptr, 10);
+  std::ifstream statFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren != std::string::npos) {
+    std::istringstream in(stat.substr(paren + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;  // NOLINT(runtime/int)
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    r.cpuSeconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return r;
+}
+
+Coordinator::Coordinator(CoordinatorOptions options)
+    : options_(std::move(options)), sc_(options_.scenario) {}
+
+double Coordinator::now() const { return static_cast<double>(realtimeUs() - startUs_) / 1e6; }
+
+Counters Coordinator::total() const {
+  Counters t;
+  for (const auto& w : workers_) t.add(w.counters);
+  return t;
+}
+
+Status Coordinator::prepare() {
+  if (!sc_.population.empty()) {
+    auto p = Population::load(sc_.population, sc_.userPattern, sc_.first, sc_.users);
+    if (!p.isOk()) return Status::fail(p.error().reason, p.error().detail);
+    population_ = std::move(p.value());
+  } else {
+    population_ = Population::ring(sc_.first, sc_.users, sc_.ringContacts);
+  }
+  if (!sc_.keys.empty()) {
+    Status s = cache_.loadFile(sc_.keys);
+    if (!s) return s;
+  }
+  Status s = setCpuList(sc_.cpuList);
+  if (!s) return s;
+  uint32_t n = sc_.workers ? sc_.workers : std::max(1u, std::thread::hardware_concurrency());
+  n = std::max(n, (sc_.users + kMaxUsersPerWorker - 1) / kMaxUsersPerWorker);
+  n = std::min(n, sc_.users);
+  workers_.resize(n);
+  std::error_code ec;
+  std::filesystem::create_directories(options_.outDir, ec);
+  return Status::ok();
+}
+
+Status Coordinator::spawn() {
+  uint32_t n = static_cast<uint32_t>(workers_.size());
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t lo = static_cast<uint32_t>(uint64_t{sc_.users} * i / n);
+    uint32_t hi = static_cast<uint32_t>(uint64_t{sc_.users} * (i + 1) / n);
+    int rep[2], ctl[2];
+    if (pipe2(rep, O_CLOEXEC) != 0 || pipe2(ctl, O_CLOEXEC) != 0) return Status::fail("spawn", "pipe failed");
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) return Status::fail("spawn", "fork failed");
+    if (pid == 0) {
+      signal(SIGINT, SIG_IGN);  // the coordinator decides when to stop
+      ::close(rep[0]);
+      ::close(ctl[1]);
+      for (uint32_t k = 0; k < i; ++k) {
+        ::close(workers_[k].reportFd);
+        ::close(workers_[k].controlFd);
+      }
+      WorkerConfig wc;
+      wc.scenario = sc_;
+      wc.id = i;
+      wc.shardFirst = sc_.first + lo;
+      wc.shardCount = hi - lo;
+      wc.reportFd = rep[1];
+      wc.controlFd = ctl[0];
+      wc.population = &population_;
+      wc.cache = &cache_;
+      int code = 0;
+      {
+        Worker worker(std::move(wc));
+        code = worker.run();
+      }
+      std::fflush(nullptr);
+      _exit(code);
+    }
+    ::close(rep[1]);
+    ::close(ctl[0]);
+    workers_[i].pid = pid;
+    workers_[i].reportFd = rep[0];
+    workers_[i].controlFd = ctl[1];
+    workers_[i].shardCount = hi - lo;
+  }
+  return Status::ok();
+}
+
+void Coordinator::pump(int timeoutMs) {
+  std::vector<pollfd> fds;
+  std::vector<size_t> who;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (workers_[i].eof) continue;
+    fds.push_back({workers_[i].reportFd, POLLIN, 0});
+    who.push_back(i);
+  }
+  if (fds.empty()) {
+    usleep(static_cast<useconds_t>(timeoutMs) * 1000);
+    return;
+  }
+  int r = poll(fds.data(), fds.size(), timeoutMs);
+  if (r <= 0) return;
+  char buf[65536];
+  for (size_t k = 0; k < fds.size(); ++k) {
+    if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    WorkerProc& w = workers_[who[k]];
+    ssize_t n = ::read(w.reportFd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      w.eof = true;
+      ::close(w.reportFd);
+      continue;
+    }
+    w.buffer.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = w.buffer.find('\n')) != std::string::npos) {
+      std::string line = w.buffer.substr(0, nl);
+      w.buffer.erase(0, nl + 1);
+      handleLine(w, line);
+    }
+  }
+}
+
+void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (j.contains("c")) w.counters = countersFromJson(j["c"]);
+  w.firstConnectUs = j.value("first_connect_us", w.firstConnectUs);
+  w.lastLoginUs = j.value("last_login_us", w.lastLoginUs);
+  if (j.contains("lat")) {
+    Histogram h;
+    mergeJson(h, j["lat"]);
+    msgLatency_.merge(h);
+    secondLatency_.merge(h);
+    stepLatency_.merge(h);
+    if (phase_ == Phase::Main || phase_ == Phase::Drain) mainLatency_.merge(h);
+  }
+  if (j.contains("login")) mergeJson(loginLatency_, j["login"]);
+  if (j.value("type", "") == "done") w.done = true;
+}
+
+void Coordinator::sendAll(const std::string& line) {
+  for (auto& w : workers_) {
+    if (w.controlFd < 0) continue;
+    if (::write(w.controlFd, line.data(), line.size()) < 0) {
+      ::close(w.controlFd);
+      w.controlFd = -1;
+    }
+  }
+}
+
+void Coordinator::sendRates(double msgs, double presence) {
+  Counters t = total();
+  for (auto& w : workers_) {
+    if (w.controlFd < 0) continue;
+    double share = t.online ? static_cast<double>(w.counters.online) / static_cast<double>(t.online) : 0;
+    char line[128];
+    std::snprintf(line, sizeof line, "send %.3f %.3f\n", msgs * share, presence * share);
+    if (::write(w.controlFd, line, std::strlen(line)) < 0) {
+      ::close(w.controlFd);
+      w.controlFd = -1;
+    }
+  }
+}
+
+void Coordinator::startMain() {
+  phase_ = Phase::Main;
+  mainStart_ = stepStart_ = now();
+  atMainStart_ = atStepStart_ = total();
+  procAtMainStart_ = readProc(sc_.serverPid);
+  lgCpuAtMainStart_ = atMainStart_.cpuSeconds;
+  mainLatency_.reset();
+  stepLatency_.reset();
+  double online = static_cast<double>(atMainStart_.online);
+  if (sc_.kind == ScenarioKind::Steady) {
+    sendRates(sc_.msgsPerUserHour * online / 3600.0, sc_.presencePerUserHour * online / 3600.0);
+  } else if (sc_.kind == ScenarioKind::Saturation) {
+    satRate_ = sc_.satStartRate;
+    sendRates(satRate_, 0);
+  }
+}
+
+void Coordinator::endMain() {
+  mainEnd_ = now();
+  atMainEnd_ = total();
+  procAtMainEnd_ = readProc(sc_.serverPid);
+  lgCpuAtMainEnd_ = atMainEnd_.cpuSeconds;
+  if (sc_.kind == ScenarioKind::Idle) idleReading_ = procAtMainEnd_;
+  if (sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation) sendRates(0, 0);
+  phase_ = Phase::Drain;
+}
+
+void Coordinator::advance() {
+  double t = now();
+  Counters c = total();
+  switch (phase_) {
+    case Phase::Login: {
+      bool resolved = c.logins + c.loginFailures >= sc_.users;
+      bool allGone = std::all_of(workers_.begin(), workers_.end(), [](const WorkerProc& w) { return w.eof; });
+      if (resolved || allGone || t > sc_.loginTimeout + 5) {
+        loginDone_ = true;
+        loginEndedAt_ = t;
+        procAtLoginEnd_ = readProc(sc_.serverPid);
+        lgCpuAtLoginEnd_ = c.cpuSeconds;
+        startMain();
+      }
+      break;
+    }
+    case Phase::Main:
+      if (sc_.kind == ScenarioKind::Saturation) {
+        if (t - stepStart_ < sc_.satStepSeconds) break;
+        double dur = t - stepStart_;
+        double sent = static_cast<double>(c.msgsSent - atStepStart_.msgsSent) / dur;
+        double delivered = static_cast<double>(c.msgsDelivered - atStepStart_.msgsDelivered) / dur;
+        uint64_t p99 = stepLatency_.percentile(99);
+        bool generatorLimited = sent < 0.9 * satRate_;
+        bool held = !generatorLimited && delivered >= 0.9 * satRate_ &&
+                    static_cast<double>(p99) <= sc_.satP99BoundMs * 1000.0;
+        steps_.push_back({{"target", satRate_}, {"sent_per_s", std::round(sent)},
+                          {"delivered_per_s", std::round(delivered)}, {"p50_us", stepLatency_.percentile(50)},
+                          {"p99_us", p99}, {"held", held}, {"generator_limited", generatorLimited}});
+        if (!held || satRate_ + sc_.satStepRate > sc_.satMaxRate) {
+          if (held) highestHeld_ = satRate_;
+          endMain();
+          break;
+        }
+        highestHeld_ = satRate_;
+        satRate_ += sc_.satStepRate;
+        stepStart_ = t;
+        atStepStart_ = c;
+        stepLatency_.reset();
+        sendRates(satRate_, 0);
+      } else if (t - mainStart_ >= sc_.duration) {
+        endMain();
+      }
+      break;
+    case Phase::Drain: {
+      // Senders stopped at mainEnd_; a tick from every worker after that (>1 s) makes
+      // the counters final enough to stop early once everything sent was delivered.
+      bool messaging = sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation;
+      double waited = t - mainEnd_;
+      bool caughtUp = waited >= 1.2 && c.msgsDelivered >= c.msgsSent;
+      if (!messaging || caughtUp || waited >= sc_.drain) {
+        sendAll("finish\n");
+        phase_ = Phase::Finish;
+      }
+      break;
+    }
+    case Phase::Finish:
+      break;
+  }
+}
+
+void Coordinator::everySecond() {
+  Counters c = total();
+  double t = now();
+  ProcReading srv = readProc(sc_.serverPid);
+  if (timeline_.empty()) lastSrv_ = procAtStart_;
+  uint64_t logins = c.logins - lastSecond_.logins;
+  uint64_t sent = c.msgsSent - lastSecond_.msgsSent;
+  uint64_t delivered = c.msgsDelivered - lastSecond_.msgsDelivered;
+  uint64_t presence = c.presenceReceived - lastSecond_.presenceReceived;
+  double lgCpu = c.cpuSeconds - lastSecond_.cpuSeconds;
+  double srvCpu = srv.cpuSeconds - lastSrv_.cpuSeconds;
+  const char* phaseName = phase_ == Phase::Login ? "login" : phase_ == Phase::Main ? "main" : "drain";
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "[%5.0fs] %-5s online %6llu/%u logins/s %6llu fail %llu | msgs/s sent %7llu dlv %7llu | "
+                "presence/s %7llu | p99 %s (all %s) | cpu lg %3.0f%% srv %3.0f%%",
+                t, phaseName, static_cast<unsigned long long>(c.online), sc_.users,
+                static_cast<unsigned long long>(logins),
+                static_cast<unsigned long long>(c.loginFailures + c.dropped),
+                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(delivered),
+                static_cast<unsigned long long>(presence), ms(secondLatency_.percentile(99)).c_str(),
+                ms(msgLatency_.percentile(99)).c_str(), lgCpu * 100, srvCpu * 100);
+  if (interactive_) std::cout << '\r' << line << "\033[K" << std::flush;
+  else std::cout << line << std::endl;
+  timeline_.push_back({{"t", std::round(t * 10) / 10}, {"phase", phaseName}, {"online", c.online},
+                       {"logins", logins}, {"failures", c.loginFailures + c.dropped}, {"sent", sent},
+                       {"delivered", delivered}, {"presence_received", presence},
+                       {"p50_us", secondLatency_.percentile(50)}, {"p99_us", secondLatency_.percentile(99)},
+                       {"max_us", secondLatency_.max()}, {"loadgen_cpu", lgCpu}, {"server_cpu", srvCpu},
+                       {"server_rss_kib", srv.rssKiB}});
+  secondLatency_.reset();
+  lastSecond_ = c;
+  lastSrv_ = srv;
+}
+
+void Coordinator::collect() {
+  for (auto& w : workers_)
+    if (w.controlFd >= 0) {
+      ::close(w.controlFd);
+      w.controlFd = -1;
+    }
+  double deadline = now() + 15;
+  for (auto& w : workers_) {
+    while (true) {
+      int status = 0;
+      pid_t r = waitpid(w.pid, &status, WNOHANG);
+      if (r == w.pid || r < 0) break;
+      if (now() > deadline) {
+        kill(w.pid, SIGKILL);
+        waitpid(w.pid, &status, 0);
+        break;
+      }
+      usleep(20000);
+    }
+  }
+}
+
+int Coordinator::run() {
+  interactive_ = isatty(STDOUT_FILENO);
+  Status s = prepare();
+  if (!s) {
+    std::cerr << "xmesh-loadgen: " << s.error().reason << ": " << s.error().detail << "\n";
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, onInterrupt);
+  signal(SIGTERM, onInterrupt);
+  std::cout << "xmesh-loadgen: scenario " << sc_.name << " (" << scenarioKindName(sc_.kind) << "), "
+            << sc_.users << " users, " << workers_.size() << " workers, " << sc_.host << ":" << sc_.port
+            << ", " << mechanismText(sc_.mechanism) << ", salted-password cache "
+            << (cache_.size() ? std::to_string(cache_.size()) + " users preloaded" : std::string("in-process"))
+            << std::endl;
+  procAtStart_ = readProc(sc_.serverPid);
+  startUs_ = realtimeUs();
+  s = spawn();
+  if (!s) {
+    std::cerr << "xmesh-loadgen: " << s.error().reason << ": " << s.error().detail << "\n";
+    sendAll("finish\n");
+    collect();
+    return 2;
+  }
+  bool interruptedOnce = false;
+  while (true) {
+    bool allFinished = std::all_of(workers_.begin(), workers_.end(),
+                                   [](const WorkerProc& w) { return w.eof || w.done; });
+    if (allFinished && (phase_ == Phase::Finish || std::all_of(workers_.begin(), workers_.end(),
+                                                               [](const WorkerProc& w) { return w.eof; })))
+      break;
+    double t = now();
+    int wait = static_cast<int>(std::clamp((nextSecond_ - t) * 1000.0, 1.0, 100.0));
+    pump(wait);
+    if (g_interrupted && !interruptedOnce) {
+      interruptedOnce = true;
+      if (phase_ == Phase::Main) endMain();
+      sendAll("finish\n");
+      phase_ = Phase::Finish;
+    }
+    if (now() >= nextSecond_) {
+      everySecond();
+      nextSecond_ += 1;
+    }
+    advance();
+  }
+  if (interactive_) std::cout << "\n";
+  collect();
+  nlohmann::json report = buildReport();
+  std::string path = options_.outDir + "/report.json";
+  std::ofstream out(path, std::ios::trunc);
+  out << report.dump(2) << "\n";
+  printTable(report);
+  std::cout << "report: " << path << std::endl;
+  return out ? 0 : 2;
+}
+
+nlohmann::json Coordinator::buildReport() const {
+  Counters c = total();
+  nlohmann::json r;
+  r["scenario"] = sc_.settings();
+  r["workers"] = workers_.size();
+  r["wall_s"] = now();
+  uint64_t firstConnect = UINT64_MAX, lastLogin = 0;
+  for (const auto& w : workers_) {
+    if (w.firstConnectUs) firstConnect = std::min(firstConnect, w.firstConnectUs);
+    lastLogin = std::max(lastLogin, w.lastLoginUs);
+  }
+  double allOnline = (lastLogin > 0 && firstConnect != UINT64_MAX && lastLogin >= firstConnect)
+                         ? static_cast<double>(lastLogin - firstConnect) / 1e6 : 0;
+  uint64_t online = atMainStart_.online;
+  nlohmann::json login = {
+      {"users", sc_.users}, {"online", online}, {"logins", c.logins}, {"failures", c.loginFailures},
+      {"dropped_later", c.dropped}, {"failure_reasons", c.failures},
+      {"time_to_last_login_s", allOnline},
+      {"all_online", online == sc_.users},
+      {"logins_per_s", allOnline > 0 ? static_cast<double>(atMainStart_.logins) / allOnline : 0},
+      {"target_rate", sc_.loginRate}, {"latency_us", percentiles(loginLatency_)},
+      {"loadgen_cpu_s", lgCpuAtLoginEnd_},
+      {"server_cpu_s", procAtLoginEnd_.cpuSeconds - procAtStart_.cpuSeconds},
+      {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}}};
+  r["login"] = login;
+  double mainDur = mainEnd_ > mainStart_ ? mainEnd_ - mainStart_ : 0;
+  uint64_t sent = c.msgsSent, delivered = c.msgsDelivered;
+  r["messages"] = {
+      {"sent", sent}, {"delivered", delivered}, {"lost", sent > delivered ? sent - delivered : 0},
+      {"duplicated", c.msgsDuplicated}, {"out_of_order", c.msgsOutOfOrder},
+      {"main_phase_s", mainDur},
+      {"sent_per_s", mainDur > 0 ? static_cast<double>(atMainEnd_.msgsSent - atMainStart_.msgsSent) / mainDur : 0},
+      {"delivered_per_s", mainDur > 0 ? static_cast<double>(atMainEnd_.msgsDelivered - atMainStart_.msgsDelivered) / mainDur : 0},
+      {"latency_us", percentiles(msgLatency_)}};
+  r["presence"] = {{"sent", c.presenceSent}, {"received", c.presenceReceived}};
+  r["cpu"] = {{"loadgen_main_s", lgCpuAtMainEnd_ - lgCpuAtMainStart_},
+              {"server_main_s", procAtMainEnd_.cpuSeconds - procAtMainStart_.cpuSeconds},
+              {"loadgen_total_s", c.cpuSeconds}, {"coordinator_s", selfChildrenCpu()}};
+  r["traffic"] = {{"bytes_in", c.bytesIn}, {"bytes_out", c.bytesOut}};
+  if (sc_.kind == ScenarioKind::Saturation)
+    r["saturation"] = {{"p99_bound_ms", sc_.satP99BoundMs}, {"steps", steps_}, {"highest_rate_held", highestHeld_}};
+  if (sc_.kind == ScenarioKind::Idle) {
+    uint64_t sessions = atMainEnd_.online;
+    double perSession = sessions ? (static_cast<double>(idleReading_.rssKiB) - static_cast<double>(procAtStart_.rssKiB)) * 1024.0 / static_cast<double>(sessions) : 0;
+    r["idle"] = {{"server_pid", sc_.serverPid}, {"sessions", sessions},
+                 {"rss_before_kib", procAtStart_.rssKiB}, {"rss_online_kib", idleReading_.rssKiB},
+                 {"bytes_per_session", std::round(perSession)},
+                 {"rss_per_session_total_bytes",
+                  sessions ? std::round(static_cast<double>(idleReading_.rssKiB) * 1024.0 / static_cast<double>(sessions)) : 0}};
+  }
+  r["timeline"] = timeline_;
+  return r;
+}
+
+void Coordinator::printTable(const nlohmann::json& r) const {
+  auto row = [](const std::string& k, const std::string& v) {
+    std::printf("  %-34s %s\n", k.c_str(), v.c_str());
+  };
+  auto num = [](double v, int prec = 0) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", prec, v);
+    return std::string(b);
+  };
+  auto lat = [&](const nlohmann::json& l) {
+    return "p50 " + ms(l["p50"]) + "  p90 " + ms(l["p90"]) + "  p99 " + ms(l["p99"]) + "  p99.9 " +
+           ms(l["p99_9"]) + "  max " + ms(l["max"]) + "  (n=" + std::to_string(l["count"].get<uint64_t>()) + ")";
+  };
+  const auto& l = r["login"];
+  std::printf("\n== %s (%s): %u users, %zu workers ==\n", sc_.name.c_str(),
+              std::string(scenarioKindName(sc_.kind)).c_str(), sc_.users, workers_.size());
+  std::printf("login\n");
+  row("online / users", std::to_string(l["online"].get<uint64_t>()) + " / " + std::to_string(sc_.users));
+  row("failures (login / dropped later)", std::to_string(l["failures"].get<uint64_t>()) + " / " +
+                                               std::to_string(l["dropped_later"].get<uint64_t>()));
+  for (const auto& [k, v] : l["failure_reasons"].items()) row("  reason " + k, std::to_string(v.get<uint64_t>()));
+  row("time first connect -> last login", num(l["time_to_last_login_s"].get<double>(), 3) + " s");
+  row("logins/s", num(l["logins_per_s"].get<double>()));
+  row("login latency", lat(l["latency_us"]));
+  row("cpu during login (loadgen / server)", num(l["loadgen_cpu_s"].get<double>(), 2) + " s / " +
+                                                  num(l["server_cpu_s"].get<double>(), 2) + " s");
+  row("SCRAM salted-password cache", "preloaded " + std::to_string(l["scram_cache"]["preloaded_users"].get<uint64_t>()) +
+                                          ", hits " + std::to_string(l["scram_cache"]["hits"].get<uint64_t>()) +
+                                          ", PBKDF2 runs " + std::to_string(l["scram_cache"]["misses"].get<uint64_t>()));
+  const auto& m = r["messages"];
+  if (m["sent"].get<uint64_t>() > 0 || sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation) {
+    std::printf("messages\n");
+    row("sent / delivered", std::to_string(m["sent"].get<uint64_t>()) + " / " + std::to_string(m["delivered"].get<uint64_t>()));
+    row("lost / duplicated / out of order", std::to_string(m["lost"].get<uint64_t>()) + " / " +
+                                                std::to_string(m["duplicated"].get<uint64_t>()) + " / " +
+                                                std::to_string(m["out_of_order"].get<uint64_t>()));
+    row("rate sent / delivered (main phase)", num(m["sent_per_s"].get<double>()) + " / " +
+                                                  num(m["delivered_per_s"].get<double>()) + " msgs/s over " +
+                                                  num(m["main_phase_s"].get<double>(), 1) + " s");
+    row("latency", lat(m["latency_us"]));
+    row("presence sent / received", std::to_string(r["presence"]["sent"].get<uint64_t>()) + " / " +
+                                        std::to_string(r["presence"]["received"].get<uint64_t>()));
+    row("cpu in main phase (loadgen / server)", num(r["cpu"]["loadgen_main_s"].get<double>(), 2) + " s / " +
+                                                    num(r["cpu"]["server_main_s"].get<double>(), 2) + " s");
+  }
+  if (r.contains("saturation")) {
+    std::printf("saturation (p99 bound %.1f ms)\n", sc_.satP99BoundMs);
+    for (const auto& s : r["saturation"]["steps"])
+      row("target " + num(s["target"].get<double>()) + "/s",
+          "sent " + num(s["sent_per_s"].get<double>()) + "/s dlv " + num(s["delivered_per_s"].get<double>()) +
+              "/s p99 " + ms(s["p99_us"]) + (s["held"].get<bool>() ? "  held" : "  FAILED") +
+              (s["generator_limited"].get<bool>() ? " (generator-limited)" : ""));
+    row("highest rate held", num(r["saturation"]["highest_rate_held"].get<double>()) + " msgs/s");
+  }
+  if (r.contains("idle")) {
+    const auto& i = r["idle"];
+    std::printf("idle\n");
+    row("server RSS before / online", std::to_string(i["rss_before_kib"].get<uint64_t>()) + " KiB / " +
+                                          std::to_string(i["rss_online_kib"].get<uint64_t>()) + " KiB");
+    row("bytes per session (delta)", num(i["bytes_per_session"].get<double>()) + " B (" +
+                                         num(i["bytes_per_session"].get<double>() / 1024.0, 1) + " KiB)");
+  }
+  row("loadgen cpu total", num(r["cpu"]["loadgen_total_s"].get<double>(), 2) + " s over " + num(r["wall_s"].get<double>(), 1) + " s");
+  std::fflush(stdout);
+}
+
+}  // namespace xmesh::loadgen
