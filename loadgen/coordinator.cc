@@ -220,13 +220,14 @@ void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
   if (j.contains("c")) w.counters = countersFromJson(j["c"]);
   w.firstConnectUs = j.value("first_connect_us", w.firstConnectUs);
   w.lastLoginUs = j.value("last_login_us", w.lastLoginUs);
+  auto epoch = j.value("epoch", uint32_t{0});
+  if (j.value("boundary", false)) w.boundary[epoch] = w.counters;
   if (j.contains("lat")) {
     Histogram h;
     mergeJson(h, j["lat"]);
     msgLatency_.merge(h);
     secondLatency_.merge(h);
-    stepLatency_.merge(h);
-    if (phase_ == Phase::Main || phase_ == Phase::Drain) mainLatency_.merge(h);
+    epochLatency_[epoch].merge(h);
   }
   if (j.contains("login")) mergeJson(loginLatency_, j["login"]);
   if (j.value("type", "") == "done") w.done = true;
@@ -243,6 +244,9 @@ void Coordinator::sendAll(const std::string& line) {
 }
 
 void Coordinator::sendRates(double msgs, double presence) {
+  ++epoch_;
+  epochStart_.push_back(now());
+  epochRate_.push_back(msgs);
   Counters t = total();
   for (auto& w : workers_) {
     if (w.controlFd < 0) continue;
@@ -256,31 +260,65 @@ void Coordinator::sendRates(double msgs, double presence) {
   }
 }
 
+bool Coordinator::haveBoundary(uint32_t epoch) const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [&](const WorkerProc& w) { return w.eof || w.boundary.count(epoch); });
+}
+
+Counters Coordinator::boundaryTotal(uint32_t epoch) const {
+  Counters t;
+  for (const auto& w : workers_) {
+    auto it = w.boundary.find(epoch);
+    t.add(it != w.boundary.end() ? it->second : w.counters);
+  }
+  return t;
+}
+
 void Coordinator::startMain() {
   phase_ = Phase::Main;
   mainStart_ = stepStart_ = now();
-  atMainStart_ = atStepStart_ = total();
+  atLoginEnd_ = total();
   procAtMainStart_ = readProc(sc_.serverPid);
-  lgCpuAtMainStart_ = atMainStart_.cpuSeconds;
-  mainLatency_.reset();
-  stepLatency_.reset();
-  double online = static_cast<double>(atMainStart_.online);
+  double online = static_cast<double>(atLoginEnd_.online);
   if (sc_.kind == ScenarioKind::Steady) {
     sendRates(sc_.msgsPerUserHour * online / 3600.0, sc_.presencePerUserHour * online / 3600.0);
   } else if (sc_.kind == ScenarioKind::Saturation) {
     satRate_ = sc_.satStartRate;
     sendRates(satRate_, 0);
+  } else {
+    sendRates(0, 0);  // marks the login/main boundary with exact counters
   }
 }
 
 void Coordinator::endMain() {
   mainEnd_ = now();
-  atMainEnd_ = total();
   procAtMainEnd_ = readProc(sc_.serverPid);
-  lgCpuAtMainEnd_ = atMainEnd_.cpuSeconds;
   if (sc_.kind == ScenarioKind::Idle) idleReading_ = procAtMainEnd_;
-  if (sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation) sendRates(0, 0);
+  sendRates(0, 0);
+  mainEndEpoch_ = epoch_;
   phase_ = Phase::Drain;
+}
+
+// Judges saturation step `epoch` once every worker closed it: held when the generator
+// sent at least 90% of the target, at least 90% of the target was delivered, and the
+// p99 of the latencies measured during the step is within the bound.
+void Coordinator::evaluateStep(uint32_t epoch) {
+  Counters a = boundaryTotal(epoch - 1), b = boundaryTotal(epoch);
+  double dur = epochStart_[epoch + 1] - epochStart_[epoch];
+  double target = epochRate_[epoch];
+  double sent = static_cast<double>(b.msgsSent - a.msgsSent) / dur;
+  double delivered = static_cast<double>(b.msgsDelivered - a.msgsDelivered) / dur;
+  const Histogram& h = epochLatency_[epoch];
+  uint64_t p99 = h.percentile(99);
+  bool generatorLimited = sent < 0.9 * target;
+  bool held = !generatorLimited && delivered >= 0.9 * target &&
+              static_cast<double>(p99) <= sc_.satP99BoundMs * 1000.0;
+  steps_.push_back({{"target", target}, {"seconds", dur}, {"sent_per_s", std::round(sent)},
+                    {"delivered_per_s", std::round(delivered)}, {"p50_us", h.percentile(50)},
+                    {"p99_us", p99}, {"p99_9_us", h.percentile(99.9)}, {"max_us", h.max()},
+                    {"held", held}, {"generator_limited", generatorLimited}});
+  if (held) highestHeld_ = std::max(highestHeld_, target);
+  if (!held) satStopping_ = true;
 }
 
 void Coordinator::advance() {
@@ -294,46 +332,45 @@ void Coordinator::advance() {
         loginDone_ = true;
         loginEndedAt_ = t;
         procAtLoginEnd_ = readProc(sc_.serverPid);
-        lgCpuAtLoginEnd_ = c.cpuSeconds;
         startMain();
       }
       break;
     }
     case Phase::Main:
-      if (sc_.kind == ScenarioKind::Saturation) {
-        if (t - stepStart_ < sc_.satStepSeconds) break;
-        double dur = t - stepStart_;
-        double sent = static_cast<double>(c.msgsSent - atStepStart_.msgsSent) / dur;
-        double delivered = static_cast<double>(c.msgsDelivered - atStepStart_.msgsDelivered) / dur;
-        uint64_t p99 = stepLatency_.percentile(99);
-        bool generatorLimited = sent < 0.9 * satRate_;
-        bool held = !generatorLimited && delivered >= 0.9 * satRate_ &&
-                    static_cast<double>(p99) <= sc_.satP99BoundMs * 1000.0;
-        steps_.push_back({{"target", satRate_}, {"sent_per_s", std::round(sent)},
-                          {"delivered_per_s", std::round(delivered)}, {"p50_us", stepLatency_.percentile(50)},
-                          {"p99_us", p99}, {"held", held}, {"generator_limited", generatorLimited}});
-        if (!held || satRate_ + sc_.satStepRate > sc_.satMaxRate) {
-          if (held) highestHeld_ = satRate_;
+      if (sc_.kind != ScenarioKind::Saturation) {
+        if (t - mainStart_ >= sc_.duration) endMain();
+        break;
+      }
+      if (pendingEval_ >= 0 && haveBoundary(static_cast<uint32_t>(pendingEval_))) {
+        evaluateStep(static_cast<uint32_t>(pendingEval_));
+        pendingEval_ = -1;
+        if (satStopping_) {
           endMain();
           break;
         }
-        highestHeld_ = satRate_;
-        satRate_ += sc_.satStepRate;
+      }
+      if (pendingEval_ < 0 && t - stepStart_ >= sc_.satStepSeconds) {
+        pendingEval_ = epoch_;
         stepStart_ = t;
-        atStepStart_ = c;
-        stepLatency_.reset();
+        if (satRate_ + sc_.satStepRate > sc_.satMaxRate) {
+          endMain();  // the drain phase still evaluates the last step below
+          break;
+        }
+        satRate_ += sc_.satStepRate;
         sendRates(satRate_, 0);
-      } else if (t - mainStart_ >= sc_.duration) {
-        endMain();
       }
       break;
     case Phase::Drain: {
+      if (pendingEval_ >= 0 && haveBoundary(static_cast<uint32_t>(pendingEval_))) {
+        evaluateStep(static_cast<uint32_t>(pendingEval_));
+        pendingEval_ = -1;
+      }
       // Senders stopped at mainEnd_; a tick from every worker after that (>1 s) makes
       // the counters final enough to stop early once everything sent was delivered.
       bool messaging = sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation;
       double waited = t - mainEnd_;
       bool caughtUp = waited >= 1.2 && c.msgsDelivered >= c.msgsSent;
-      if (!messaging || caughtUp || waited >= sc_.drain) {
+      if (pendingEval_ < 0 && (!messaging || caughtUp || waited >= sc_.drain)) {
         sendAll("finish\n");
         phase_ = Phase::Finish;
       }
@@ -471,36 +508,38 @@ nlohmann::json Coordinator::buildReport() const {
   }
   double allOnline = (lastLogin > 0 && firstConnect != UINT64_MAX && lastLogin >= firstConnect)
                          ? static_cast<double>(lastLogin - firstConnect) / 1e6 : 0;
-  uint64_t online = atMainStart_.online;
+  Counters atMainStart = boundaryTotal(0);
+  Counters atMainEnd = mainEndEpoch_ ? boundaryTotal(mainEndEpoch_ - 1) : c;
+  uint64_t online = atMainStart.online;
   nlohmann::json login = {
       {"users", sc_.users}, {"online", online}, {"logins", c.logins}, {"failures", c.loginFailures},
       {"dropped_later", c.dropped}, {"failure_reasons", c.failures},
       {"time_to_last_login_s", allOnline},
       {"all_online", online == sc_.users},
-      {"logins_per_s", allOnline > 0 ? static_cast<double>(atMainStart_.logins) / allOnline : 0},
+      {"logins_per_s", allOnline > 0 ? static_cast<double>(atMainStart.logins) / allOnline : 0},
       {"target_rate", sc_.loginRate}, {"latency_us", percentiles(loginLatency_)},
-      {"loadgen_cpu_s", lgCpuAtLoginEnd_},
+      {"loadgen_cpu_s", atMainStart.cpuSeconds},
       {"server_cpu_s", procAtLoginEnd_.cpuSeconds - procAtStart_.cpuSeconds},
       {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}}};
   r["login"] = login;
-  double mainDur = mainEnd_ > mainStart_ ? mainEnd_ - mainStart_ : 0;
+  double mainDur = mainEndEpoch_ > 1 ? epochStart_[mainEndEpoch_] - epochStart_[1] : 0;
   uint64_t sent = c.msgsSent, delivered = c.msgsDelivered;
   r["messages"] = {
       {"sent", sent}, {"delivered", delivered}, {"lost", sent > delivered ? sent - delivered : 0},
       {"duplicated", c.msgsDuplicated}, {"out_of_order", c.msgsOutOfOrder},
       {"main_phase_s", mainDur},
-      {"sent_per_s", mainDur > 0 ? static_cast<double>(atMainEnd_.msgsSent - atMainStart_.msgsSent) / mainDur : 0},
-      {"delivered_per_s", mainDur > 0 ? static_cast<double>(atMainEnd_.msgsDelivered - atMainStart_.msgsDelivered) / mainDur : 0},
+      {"sent_per_s", mainDur > 0 ? static_cast<double>(atMainEnd.msgsSent - atMainStart.msgsSent) / mainDur : 0},
+      {"delivered_per_s", mainDur > 0 ? static_cast<double>(atMainEnd.msgsDelivered - atMainStart.msgsDelivered) / mainDur : 0},
       {"latency_us", percentiles(msgLatency_)}};
   r["presence"] = {{"sent", c.presenceSent}, {"received", c.presenceReceived}};
-  r["cpu"] = {{"loadgen_main_s", lgCpuAtMainEnd_ - lgCpuAtMainStart_},
+  r["cpu"] = {{"loadgen_main_s", atMainEnd.cpuSeconds - atMainStart.cpuSeconds},
               {"server_main_s", procAtMainEnd_.cpuSeconds - procAtMainStart_.cpuSeconds},
               {"loadgen_total_s", c.cpuSeconds}, {"coordinator_s", selfChildrenCpu()}};
   r["traffic"] = {{"bytes_in", c.bytesIn}, {"bytes_out", c.bytesOut}};
   if (sc_.kind == ScenarioKind::Saturation)
     r["saturation"] = {{"p99_bound_ms", sc_.satP99BoundMs}, {"steps", steps_}, {"highest_rate_held", highestHeld_}};
   if (sc_.kind == ScenarioKind::Idle) {
-    uint64_t sessions = atMainEnd_.online;
+    uint64_t sessions = atMainEnd.online;
     double perSession = sessions ? (static_cast<double>(idleReading_.rssKiB) - static_cast<double>(procAtStart_.rssKiB)) * 1024.0 / static_cast<double>(sessions) : 0;
     r["idle"] = {{"server_pid", sc_.serverPid}, {"sessions", sessions},
                  {"rss_before_kib", procAtStart_.rssKiB}, {"rss_online_kib", idleReading_.rssKiB},

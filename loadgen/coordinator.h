@@ -5,6 +5,7 @@
 // finish) over the workers' control pipes, and writes the final table and report.json.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ class Coordinator {
     Counters counters;
     uint64_t firstConnectUs = 0, lastLoginUs = 0;
     uint32_t shardCount = 0;
+    std::map<uint32_t, Counters> boundary;  // counters at the end of each epoch
     bool done = false;
     bool eof = false;
   };
@@ -62,6 +64,9 @@ class Coordinator {
   void sendRates(double msgsPerSec, double presencePerSec);
   void startMain();
   void endMain();
+  bool haveBoundary(uint32_t epoch) const;
+  Counters boundaryTotal(uint32_t epoch) const;
+  void evaluateStep(uint32_t epoch);
   void collect();
   Counters total() const;
   double now() const;  // seconds since start
@@ -78,7 +83,7 @@ class Coordinator {
   double phaseStart_ = 0;
   double nextSecond_ = 1;
 
-  Histogram msgLatency_, loginLatency_, secondLatency_, stepLatency_, mainLatency_;
+  Histogram msgLatency_, loginLatency_, secondLatency_;
   nlohmann::json timeline_ = nlohmann::json::array();
   Counters lastSecond_;
 
@@ -86,14 +91,21 @@ class Coordinator {
   bool loginDone_ = false;
   double loginEndedAt_ = 0;
   ProcReading procAtStart_, procAtLoginEnd_, procAtMainStart_, procAtMainEnd_;
-  double lgCpuAtLoginEnd_ = 0, lgCpuAtMainStart_ = 0, lgCpuAtMainEnd_ = 0;
-  // Main phase.
+  // Epochs: each "send" command to the workers starts one (login phase = 0). Workers
+  // close an epoch with an exact counter report, and tag latencies with their epoch.
+  uint32_t epoch_ = 0;
+  std::vector<double> epochStart_{0};
+  std::vector<double> epochRate_{0};
+  std::map<uint32_t, Histogram> epochLatency_;
+  // Main phase: epochs [1, mainEndEpoch_).
   double mainStart_ = 0, mainEnd_ = 0;
-  Counters atMainStart_, atMainEnd_;
+  uint32_t mainEndEpoch_ = 0;
+  Counters atLoginEnd_;
   // Saturation.
   double satRate_ = 0;
   double stepStart_ = 0;
-  Counters atStepStart_;
+  int64_t pendingEval_ = -1;
+  bool satStopping_ = false;
   nlohmann::json steps_ = nlohmann::json::array();
   double highestHeld_ = 0;
   // Idle.

@@ -259,6 +259,9 @@ void Worker::sendDue() {
   for (uint64_t i = 0; i < pres; ++i) sendOnePresence();
   msgsThisRate_ += msgs;
   presenceThisRate_ += pres;
+  // Flush now: the check handle only runs after the next poll, which may block for the
+  // timer interval and would add up to a millisecond to every measured latency.
+  flushDirty();
 }
 
 void Worker::sendOneMessage() {
@@ -274,6 +277,9 @@ void Worker::sendOneMessage() {
   std::string jid = config_.scenario.userName(to);
   jid += '@';
   jid += config_.scenario.domain;
+  // Without available presence a bare JID means offline storage (RFC 6121 8.5.2.2):
+  // address the full JID then.
+  if (!config_.scenario.presence) jid += "/lg";
   if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, realtimeUs())) {
     ++sendSeq_[e];
     ++counters_.msgsSent;
@@ -303,13 +309,14 @@ void Worker::sweepLoginTimeouts() {
   }
 }
 
-void Worker::report(const char* type) {
+void Worker::report(const char* type, bool boundary) {
   counters_.cpuSeconds = cpuSeconds();
   counters_.scramCacheHits = config_.cache ? config_.cache->hits() : 0;
   counters_.scramCacheMisses = config_.cache ? config_.cache->misses() : 0;
   nlohmann::json j = {{"type", type}, {"w", config_.id}, {"c", toJson(counters_)},
                       {"lat", toJson(latency_)}, {"login", toJson(loginLatency_)},
-                      {"first_connect_us", firstConnectRealUs_}, {"last_login_us", lastLoginRealUs_}};
+                      {"first_connect_us", firstConnectRealUs_}, {"last_login_us", lastLoginRealUs_},
+                      {"epoch", epoch_}, {"boundary", boundary}};
   latency_.reset();
   loginLatency_.reset();
   std::string line = j.dump();
@@ -317,10 +324,11 @@ void Worker::report(const char* type) {
   writeAll(config_.reportFd, line);
 }
 
-void Worker::onCheck(uv_check_t* c) {
-  auto* self = static_cast<Worker*>(c->data);
+void Worker::onCheck(uv_check_t* c) { static_cast<Worker*>(c->data)->flushDirty(); }
+
+void Worker::flushDirty() {
   std::vector<Connection*> dirty;
-  dirty.swap(self->dirty_);
+  dirty.swap(dirty_);
   for (Connection* conn : dirty) conn->flush();
 }
 
@@ -346,6 +354,10 @@ void Worker::handleControlLine(std::string_view line) {
   if (line.substr(0, 5) == "send ") {
     double m = 0, p = 0;
     if (std::sscanf(std::string(line).c_str(), "send %lf %lf", &m, &p) != 2) return;
+    // Close the epoch with exact counters, so the coordinator measures each phase or
+    // saturation step from command to command, not from tick to tick.
+    report("tick", true);
+    ++epoch_;
     msgRate_ = m;
     presenceRate_ = p;
     rateStartUs_ = monotonicUs();

@@ -85,10 +85,11 @@ class Worker {
   void sendOnePresence();
   void tick();
   void sweepLoginTimeouts();
-  void report(const char* type);
+  void report(const char* type, bool boundary = false);
   void handleControlLine(std::string_view line);
   void finish();
   void closeHandles();
+  void flushDirty();
   void maybeReportLoginsResolved();
   uint32_t local(uint32_t user) const { return user - config_.shardFirst; }
   void setOnline(uint32_t user, bool on);
@@ -131,6 +132,7 @@ class Worker {
   uint64_t msgsAtRateStart_ = 0, presenceAtRateStart_ = 0;
   uint64_t msgsThisRate_ = 0, presenceThisRate_ = 0;
   bool finishing_ = false;
+  uint32_t epoch_ = 0;  // number of "send" commands received
 
   // Per-edge sequence state (global edge numbers of the population, shard rows only).
   std::unique_ptr<uint32_t[]> sendSeq_;

@@ -144,6 +144,10 @@ void Connection::flush() {
     plainOut_.clear();
     if (!st.isOk()) return abort(ErrorReason::TlsFailed);
   }
+  if (tls_ && closing_ && !tlsShutdownSent_) {
+    tlsShutdownSent_ = true;
+    tls_->shutdown();
+  }
   if (tls_ && tls_->hasPendingCiphertext()) takeCiphertext();
   if (queuedBytes() > loop_.config().limits.outputHardLimit) {
     log::info("c2s", "slow-consumer", {{"peer", peer_}, {"queued", std::to_string(queuedBytes())}});
@@ -196,7 +200,8 @@ void Connection::onWrite(uv_write_t* req, int status) {
 void Connection::closeAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
-  if (tls_) tls_->shutdown();
+  // close_notify goes out in flush(), after the queued plaintext (a stream error) is
+  // encrypted: shutting TLS down here would drop it.
   if (!readPaused_) {
     readPaused_ = true;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));

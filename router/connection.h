@@ -78,6 +78,7 @@ class Connection final : public session::Transport {
   bool closed_ = false;       // uv_close called
   bool readPaused_ = false;
   bool tlsHandshakeReported_ = false;
+  bool tlsShutdownSent_ = false;
 };
 
 }  // namespace xmesh::router

@@ -45,6 +45,18 @@ ErrorReason reasonFor(std::string_view condition) {
   if (condition == "conflict") return ErrorReason::Conflict;
   if (condition == "host-unknown") return ErrorReason::HostUnknown;
   if (condition == "unsupported-stanza-type") return ErrorReason::UnsupportedStanzaType;
+  if (condition == "not-authorized") return ErrorReason::NotAuthorized;
+  if (condition == "bad-format" || condition == "unsupported-version") return ErrorReason::BadRequest;
+  return ErrorReason::InternalError;
+}
+ErrorReason stanzaReasonFor(std::string_view condition) {
+  if (condition == "service-unavailable") return ErrorReason::ServiceUnavailable;
+  if (condition == "jid-malformed") return ErrorReason::JidMalformed;
+  if (condition == "bad-request") return ErrorReason::BadRequest;
+  if (condition == "not-authorized") return ErrorReason::NotAuthorized;
+  if (condition == "item-not-found") return ErrorReason::ItemNotFound;
+  if (condition == "not-allowed" || condition == "not-acceptable") return ErrorReason::NotAllowed;
+  if (condition == "resource-constraint") return ErrorReason::ResourceConstraint;
   return ErrorReason::InternalError;
 }
 }  // namespace
@@ -458,6 +470,7 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
 void C2sSession::sendStanzaError(const xml::Stanza& s, std::string_view condition,
                                  std::string_view text) {
   if (s.type == "error") return;
+  env_.stats().error(stanzaReasonFor(condition));
   std::string name = s.name.empty() ? "iq" : s.name;
   std::string from = s.to.empty() ? std::string() : s.to;
   std::string out = router::buildStanzaError(name, from, bound_ ? jid_.full() : std::string(),

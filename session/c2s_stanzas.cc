@@ -55,7 +55,6 @@ void C2sSession::handleBoundStanza(xml::Stanza&& s) {
   if (!s.from.empty()) {
     auto claimed = jid::Jid::parse(s.from);
     if (!claimed.isOk() || (claimed.value() != jid_ && claimed.value() != jid_.bare())) {
-      env_.stats().error(ErrorReason::InvalidFrom);
       return failStream("invalid-from");
     }
   }
@@ -73,7 +72,6 @@ void C2sSession::handleMessage(xml::Stanza&& s) {
   } else {
     auto to = jid::Jid::parse(s.to);
     if (!to.isOk()) {
-      env_.stats().error(ErrorReason::JidMalformed);
       return sendStanzaError(s, "jid-malformed");
     }
     rs->to = std::move(to.value());
@@ -94,7 +92,6 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
   if (!s.to.empty()) {
     auto parsed = jid::Jid::parse(s.to);
     if (!parsed.isOk()) {
-      env_.stats().error(ErrorReason::JidMalformed);
       return sendStanzaError(s, "jid-malformed");
     }
     to = std::move(parsed.value());
@@ -151,7 +148,6 @@ void C2sSession::handleIq(xml::Stanza&& s) {
   if (!s.to.empty()) {
     auto parsed = jid::Jid::parse(s.to);
     if (!parsed.isOk()) {
-      env_.stats().error(ErrorReason::JidMalformed);
       return sendStanzaError(s, "jid-malformed");
     }
     to = std::move(parsed.value());
