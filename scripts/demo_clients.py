@@ -41,10 +41,17 @@ async def main():
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--rate", type=float, default=20.0, help="messages per second per user")
     ap.add_argument("--password", default="secret")
+    ap.add_argument("--csv", help="population CSV (xmeshctl import format): take user names from it")
     a = ap.parse_args()
 
     t0 = time.time()
-    users = [User(f"user{i}@localhost/demo", a.password) for i in range(1, a.users + 1)]
+    if a.csv:
+        with open(a.csv) as f:
+            names = [line.split(",", 1)[0] for line in f if line.strip() and not line.startswith("#")]
+    else:
+        names = [f"user{i}" for i in range(1, a.users + 1)]
+    names = names[: a.users]
+    users = [User(f"{n}@localhost/demo", a.password) for n in names]
     for u in users:
         u.connect(("127.0.0.1", a.port), force_starttls=True)
     await asyncio.wait_for(asyncio.gather(*(u.online.wait() for u in users)), 60)
@@ -81,7 +88,7 @@ async def main():
     await asyncio.sleep(0.5)
     users[0].send_message(mto=last.boundjid.bare, mtype="chat", mbody="while you were away")
     await asyncio.sleep(0.5)
-    back = User(f"user{a.users}@localhost/back", a.password)
+    back = User(f"{names[-1]}@localhost/back", a.password)
     back.connect(("127.0.0.1", a.port), force_starttls=True)
     await asyncio.wait_for(back.online.wait(), 20)
     for _ in range(50):

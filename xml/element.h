@@ -60,8 +60,10 @@ class Element {
 
 // Parses one element's bytes (e.g. Stanza::bytes) into a tree, with the same restricted
 // XML rules as the stream parser. Namespaces are resolved; unprefixed elements without an
-// xmlns get defaultNs (the stanza's inherited ns). Errors carry a stream error name as
-// reason ("not-well-formed", "restricted-xml", "policy-violation" for nesting > 256).
+// xmlns get defaultNs. For Stanza::bytes pass Stanza::ns or the stream's default ns
+// (StreamHeader::ns): the bytes are written so both give the same tree. Errors carry a
+// stream error name as reason ("not-well-formed", "restricted-xml",
+// "unsupported-encoding", "policy-violation" for nesting > 256).
 Result<Element> parseElement(std::string_view bytes, std::string_view defaultNs);
 
 }  // namespace xmesh::xml
