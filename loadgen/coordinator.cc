@@ -171,6 +171,7 @@ Status Coordinator::spawn() {
     workers_[i].reportFd = rep[0];
     workers_[i].controlFd = ctl[1];
     workers_[i].shardCount = hi - lo;
+    workers_[i].rateBaseUs = startUs_;
   }
   return Status::ok();
 }
@@ -218,6 +219,19 @@ void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
     return;
   }
   if (j.contains("c")) w.counters = countersFromJson(j["c"]);
+  auto tUs = j.value("t_us", uint64_t{0});
+  if (tUs >= w.rateBaseUs + 500000) {
+    double dt = static_cast<double>(tUs - w.rateBaseUs) / 1e6;
+    const Counters& a = w.rateBase;
+    const Counters& b = w.counters;
+    w.loginsPerS = static_cast<double>(b.logins - a.logins) / dt;
+    w.sentPerS = static_cast<double>(b.msgsSent - a.msgsSent) / dt;
+    w.deliveredPerS = static_cast<double>(b.msgsDelivered - a.msgsDelivered) / dt;
+    w.presencePerS = static_cast<double>(b.presenceReceived - a.presenceReceived) / dt;
+    w.cpuPerS = (b.cpuSeconds - a.cpuSeconds) / dt;
+    w.rateBase = w.counters;
+    w.rateBaseUs = tUs;
+  }
   w.firstConnectUs = j.value("first_connect_us", w.firstConnectUs);
   w.lastLoginUs = j.value("last_login_us", w.lastLoginUs);
   auto epoch = j.value("epoch", uint32_t{0});
@@ -386,11 +400,19 @@ void Coordinator::everySecond() {
   double t = now();
   ProcReading srv = readProc(sc_.serverPid);
   if (timeline_.empty()) lastSrv_ = procAtStart_;
-  uint64_t logins = c.logins - lastSecond_.logins;
-  uint64_t sent = c.msgsSent - lastSecond_.msgsSent;
-  uint64_t delivered = c.msgsDelivered - lastSecond_.msgsDelivered;
-  uint64_t presence = c.presenceReceived - lastSecond_.presenceReceived;
-  double lgCpu = c.cpuSeconds - lastSecond_.cpuSeconds;
+  double loginsF = 0, sentF = 0, deliveredF = 0, presenceF = 0, lgCpu = 0;
+  for (const auto& w : workers_) {
+    if (w.eof) continue;
+    loginsF += w.loginsPerS;
+    sentF += w.sentPerS;
+    deliveredF += w.deliveredPerS;
+    presenceF += w.presencePerS;
+    lgCpu += w.cpuPerS;
+  }
+  auto logins = static_cast<uint64_t>(std::llround(loginsF));
+  auto sent = static_cast<uint64_t>(std::llround(sentF));
+  auto delivered = static_cast<uint64_t>(std::llround(deliveredF));
+  auto presence = static_cast<uint64_t>(std::llround(presenceF));
   double srvCpu = srv.cpuSeconds - lastSrv_.cpuSeconds;
   const char* phaseName = phase_ == Phase::Login ? "login" : phase_ == Phase::Main ? "main" : "drain";
   char line[512];

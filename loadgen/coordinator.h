@@ -49,6 +49,11 @@ class Coordinator {
     uint64_t firstConnectUs = 0, lastLoginUs = 0;
     uint32_t shardCount = 0;
     std::map<uint32_t, Counters> boundary;  // counters at the end of each epoch
+    // Rates over the worker's own last reporting interval (>= 0.5 s), so the progress
+    // line does not jitter when a tick lands on the other side of a second boundary.
+    Counters rateBase;
+    uint64_t rateBaseUs = 0;
+    double loginsPerS = 0, sentPerS = 0, deliveredPerS = 0, presencePerS = 0, cpuPerS = 0;
     bool done = false;
     bool eof = false;
   };

@@ -265,24 +265,29 @@ void Worker::sendDue() {
 }
 
 void Worker::sendOneMessage() {
-  if (onlineList_.empty()) return;
-  uint32_t u = onlineList_[rng_() % onlineList_.size()];
-  auto contacts = config_.population->contactsOf(u);
-  if (contacts.empty()) return;
-  auto k = static_cast<uint32_t>(rng_() % contacts.size());
-  uint32_t to = contacts[k];
-  if (!config_.population->contains(to)) return;
-  uint64_t e = config_.population->edgeAt(u, k);
-  Connection* c = conns_[local(u)];
-  std::string jid = config_.scenario.userName(to);
-  jid += '@';
-  jid += config_.scenario.domain;
-  // Without available presence a bare JID means offline storage (RFC 6121 8.5.2.2):
-  // address the full JID then.
-  if (!config_.scenario.presence) jid += "/lg";
-  if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, realtimeUs())) {
-    ++sendSeq_[e];
-    ++counters_.msgsSent;
+  // A random online user writes to a random roster contact inside the simulated range
+  // (a population may be larger than the users driven); a few tries, then give up.
+  const Population& pop = *config_.population;
+  for (int attempt = 0; attempt < 8 && !onlineList_.empty(); ++attempt) {
+    uint32_t u = onlineList_[rng_() % onlineList_.size()];
+    auto contacts = pop.contactsOf(u);
+    if (contacts.empty()) continue;
+    auto k = static_cast<uint32_t>(rng_() % contacts.size());
+    uint32_t to = contacts[k];
+    if (!pop.contains(to)) continue;
+    uint64_t e = pop.edgeAt(u, k);
+    Connection* c = conns_[local(u)];
+    std::string jid = config_.scenario.userName(to);
+    jid += '@';
+    jid += config_.scenario.domain;
+    // Without available presence a bare JID means offline storage (RFC 6121 8.5.2.2):
+    // address the full JID then.
+    if (!config_.scenario.presence) jid += "/lg";
+    if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, realtimeUs())) {
+      ++sendSeq_[e];
+      ++counters_.msgsSent;
+      return;
+    }
   }
 }
 
@@ -316,7 +321,7 @@ void Worker::report(const char* type, bool boundary) {
   nlohmann::json j = {{"type", type}, {"w", config_.id}, {"c", toJson(counters_)},
                       {"lat", toJson(latency_)}, {"login", toJson(loginLatency_)},
                       {"first_connect_us", firstConnectRealUs_}, {"last_login_us", lastLoginRealUs_},
-                      {"epoch", epoch_}, {"boundary", boundary}};
+                      {"epoch", epoch_}, {"boundary", boundary}, {"t_us", realtimeUs()}};
   latency_.reset();
   loginLatency_.reset();
   std::string line = j.dump();

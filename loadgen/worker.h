@@ -6,6 +6,9 @@
 //   "send <msgs/s> <presence/s>"  send chats to random roster contacts of random online
 //                                 users, and presence changes, at these rates (0 stops);
 //   "finish"                      report the final counters and exit.
+// Each "send" command first closes the current epoch with an immediate report marked
+// "boundary" (exact counters at the command), so the coordinator measures phases and
+// saturation steps from command to command; reports carry their epoch number.
 // Once a second it writes a JSON line on the report pipe (see stats.h): {"type":"tick",
 // "w":id, "c":counters, "lat":message latency histogram of that second, "login":login
 // latency histogram of that second}; at the end {"type":"done", ...}.

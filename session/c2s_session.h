@@ -118,6 +118,7 @@ class C2sSession : public xml::StreamHandler {
   void suspendInput();
   void resumeInput();
   int64_t now() const { return env_.nowMs(); }
+  static constexpr int64_t kReleaseParserAfterMs = 1000;
 
   SessionEnv& env_;
   Transport* transport_;  // null once the connection is gone

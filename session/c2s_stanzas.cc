@@ -341,7 +341,9 @@ void C2sSession::handleResume(const xml::Stanza& s) {
         if (auto* res = u.findResource(grant->jid.resource())) res->ref = newRef;
       });
     }
-    there.runOn(myLoop, [home, myId, h, previd, g = std::move(grant)]() mutable {
+    // std::function needs a copyable capture; the grant owns a move-only SM queue.
+    auto g = grant ? std::make_shared<ResumeGrant>(std::move(*grant)) : nullptr;
+    there.runOn(myLoop, [home, myId, h, previd, g] {
       C2sSession* self = home->findSession(myId);
       if (!self) return;  // the new connection died meanwhile; the old state is gone
       if (!g) return self->failResume("item-not-found");

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "core/status.h"
@@ -32,7 +33,7 @@ class StreamManagement {
   // Outbound: a stanza was written to the client.
   void onSent(router::SharedBytes bytes, int64_t offlineId = 0) {
     ++outboundSent_;
-    unacked_.push_back(Unacked{std::move(bytes), offlineId});
+    queue().push_back(Unacked{std::move(bytes), offlineId});
   }
 
   // Client acknowledged `h` stanzas in total (mod 2^32). Acked entries are handed to
@@ -40,17 +41,17 @@ class StreamManagement {
   template <typename Fn>
   Status onAck(uint32_t h, Fn&& onAcked) {
     uint32_t newly = h - outboundAcked_;
-    if (newly > unacked_.size()) return Status::fail("handled-count-too-high");
+    if (newly > unackedCount()) return Status::fail("handled-count-too-high");
     for (uint32_t i = 0; i < newly; ++i) {
-      onAcked(unacked_.front());
-      unacked_.pop_front();
+      onAcked(unacked_->front());
+      unacked_->pop_front();
     }
     outboundAcked_ = h;
     return Status::ok();
   }
 
-  size_t unackedCount() const { return unacked_.size(); }
-  std::deque<Unacked>& unacked() { return unacked_; }
+  size_t unackedCount() const { return unacked_ ? unacked_->size() : 0; }
+  std::deque<Unacked>& unacked() { return queue(); }
   uint32_t outboundSent() const { return outboundSent_; }
 
   // Takes the state of a previous stream on resumption.
@@ -62,7 +63,13 @@ class StreamManagement {
   uint32_t inboundHandled_ = 0;
   uint32_t outboundSent_ = 0;
   uint32_t outboundAcked_ = 0;
-  std::deque<Unacked> unacked_;
+  // Allocated on first use: std::deque allocates ~600 bytes even when empty, and most
+  // sessions of a node are idle.
+  std::deque<Unacked>& queue() {
+    if (!unacked_) unacked_ = std::make_unique<std::deque<Unacked>>();
+    return *unacked_;
+  }
+  std::unique_ptr<std::deque<Unacked>> unacked_;
 };
 
 }  // namespace xmesh::session

@@ -74,6 +74,7 @@ class StreamParser::Impl final : public detail::ExpatSink {
   bool suspended() const { return suspended_; }
   bool failed() const { return failed_; }
   void setLimits(ParserLimits limits) { limits_ = limits; }
+  bool releaseIdle();
 
   void onRejected(StreamError error, std::string_view detail) override { fail(error, detail); }
 
@@ -95,6 +96,7 @@ class StreamParser::Impl final : public detail::ExpatSink {
     return eventStart() + static_cast<uint64_t>(XML_GetCurrentByteCount(parser_));
   }
   void recycleParser();
+  void primeFreshParser(uint64_t at);
 
   static void onStartThunk(void* ud, const XML_Char* name, const XML_Char** atts);
   static void onEndThunk(void* ud, const XML_Char* name);
@@ -189,6 +191,7 @@ void StreamParser::Impl::feed(std::string_view bytes) {
     return;
   }
   busy_ = true;
+  if (parser_ == nullptr) primeFreshParser(fed_);  // released while idle
   drive(bytes);
   drainKept();
   busy_ = false;
@@ -301,6 +304,13 @@ void StreamParser::Impl::reset() {
 void StreamParser::Impl::recycleParser() {
   recyclePending_ = false;
   XML_ParserFree(parser_);
+  parser_ = nullptr;
+  primeFreshParser(recycleAt_);
+}
+
+// A fresh Expat parser that has seen only a synthetic root start tag, positioned so that
+// absolute input position `at` continues the stream.
+void StreamParser::Impl::primeFreshParser(uint64_t at) {
   parser_ = newParser();
   std::string prime;
   prime.reserve(rootQName_.size() + 2);
@@ -313,14 +323,31 @@ void StreamParser::Impl::recycleParser() {
   // The root name came from Expat itself, so the synthetic tag always parses.
   assert(status == XML_STATUS_OK);
   (void)status;
-  indexBase_ = static_cast<int64_t>(recycleAt_) - static_cast<int64_t>(prime.size());
-  fed_ = recycleAt_;
+  indexBase_ = static_cast<int64_t>(at) - static_cast<int64_t>(prime.size());
+  fed_ = at;
   nameCost_ = 0;
   expatSuspended_ = false;
 }
 
-void StreamParser::Impl::doReset() {
+bool StreamParser::Impl::releaseIdle() {
+  if (parser_ == nullptr) return true;
+  // Only between stanzas, with every fed byte consumed into complete events.
+  if (busy_ || inExpat_ || suspended_ || expatSuspended_ || stopped() || depth_ != 1 ||
+      rootQName_.empty() || fed_ != mark_ || !kept_.empty() || recyclePending_)
+    return false;
   XML_ParserFree(parser_);
+  parser_ = nullptr;
+  std::string().swap(kept_);
+  std::string().swap(scratch_);
+  std::string().swap(lateDecls_);
+  cur_ = Stanza{};
+  std::vector<std::pair<std::string_view, std::string_view>>().swap(prefixedAttrs_);
+  nameCost_ = 0;
+  return true;
+}
+
+void StreamParser::Impl::doReset() {
+  if (parser_ != nullptr) XML_ParserFree(parser_);
   parser_ = newParser();
   fed_ = mark_ = 0;
   indexBase_ = 0;
@@ -660,6 +687,7 @@ void StreamParser::resume() { impl_->resume(); }
 bool StreamParser::suspended() const { return impl_->suspended(); }
 void StreamParser::reset() { impl_->reset(); }
 void StreamParser::setLimits(ParserLimits limits) { impl_->setLimits(limits); }
+bool StreamParser::releaseIdle() { return impl_->releaseIdle(); }
 bool StreamParser::failed() const { return impl_->failed(); }
 
 }  // namespace xmesh::xml

@@ -80,6 +80,12 @@ class StreamParser {
   void reset();
   // E.g. looser after authentication. Applies from the next slice of input.
   void setLimits(ParserLimits limits);
+  // Frees the Expat parser and scratch buffers while the stream sits idle between
+  // stanzas; the next feed() primes a fresh parser inside the stream root (as parser
+  // recycling does), invisibly to the handler. Idle sessions dominate a node's memory:
+  // Expat keeps ~10 KiB per parser. Returns false (and does nothing) unless the stream
+  // is open, between stanzas, with no partial input, not suspended and not in a callback.
+  bool releaseIdle();
   bool failed() const;
 
  private:
