@@ -75,6 +75,15 @@ Status Worker::init() {
   sendSeq_.reset(new uint32_t[edges + 1]());
   recvNext_.reset(new uint32_t[edges + 1]());
   recvMax_.reset(new uint32_t[edges + 1]());
+  // Per shard user, the positions of its contacts that are inside the simulated range.
+  const Population& pop = *config_.population;
+  sendableOffsets_.assign(1, 0);
+  for (uint32_t i = 0; i < config_.shardCount; ++i) {
+    auto row = pop.contactsOf(config_.shardFirst + i);
+    for (uint32_t k = 0; k < row.size(); ++k)
+      if (pop.contains(row[k]) && row[k] - sc.first < sc.users) sendable_.push_back(k);
+    sendableOffsets_.push_back(static_cast<uint32_t>(sendable_.size()));
+  }
   conns_.assign(config_.shardCount, nullptr);
   onlinePos_.assign(config_.shardCount, -1);
   onlineList_.reserve(config_.shardCount);
@@ -266,17 +275,17 @@ void Worker::sendDue() {
 
 void Worker::sendOneMessage() {
   // A random online user writes to a random roster contact inside the simulated range
-  // (a population may be larger than the users driven); a few tries, then give up.
+  // (the population may be larger than the users driven); a few tries, then give up.
   const Population& pop = *config_.population;
   for (int attempt = 0; attempt < 8 && !onlineList_.empty(); ++attempt) {
     uint32_t u = onlineList_[rng_() % onlineList_.size()];
-    auto contacts = pop.contactsOf(u);
-    if (contacts.empty()) continue;
-    auto k = static_cast<uint32_t>(rng_() % contacts.size());
-    uint32_t to = contacts[k];
-    if (!pop.contains(to)) continue;
+    uint32_t l = local(u);
+    uint32_t n = sendableOffsets_[l + 1] - sendableOffsets_[l];
+    if (n == 0) continue;
+    uint32_t k = sendable_[sendableOffsets_[l] + rng_() % n];
+    uint32_t to = pop.contactsOf(u)[k];
     uint64_t e = pop.edgeAt(u, k);
-    Connection* c = conns_[local(u)];
+    Connection* c = conns_[l];
     std::string jid = config_.scenario.userName(to);
     jid += '@';
     jid += config_.scenario.domain;

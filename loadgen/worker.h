@@ -138,6 +138,8 @@ class Worker {
   uint32_t epoch_ = 0;  // number of "send" commands received
 
   // Per-edge sequence state (global edge numbers of the population, shard rows only).
+  std::vector<uint32_t> sendable_;         // contact positions (k) inside the user range
+  std::vector<uint32_t> sendableOffsets_;  // by local index, CSR into sendable_
   std::unique_ptr<uint32_t[]> sendSeq_;
   std::unique_ptr<uint32_t[]> recvNext_;  // next expected seq (all below received)
   std::unique_ptr<uint32_t[]> recvMax_;

@@ -209,6 +209,11 @@ void Connection::closeAfterFlush() {
   markDirty();
 }
 
+void Connection::rejectWithStreamError(std::string_view condition, std::string_view text) {
+  if (session_) session_->failStream(condition, text);
+  closeAfterFlush();
+}
+
 void Connection::abort(ErrorReason why) {
   loop_.stats().error(why);
   closeNow();

@@ -44,6 +44,7 @@ class Connection final : public session::Transport {
   void flush();                // from the loop's uv_check
   void sweep(int64_t nowMs);   // 1 Hz: TLS handshake timeout
   void abort(ErrorReason why); // close now, dropping queued output
+  void rejectWithStreamError(std::string_view condition, std::string_view text);
   bool dirty() const { return dirty_; }
   size_t queuedBytes() const { return wireOut_.size() + plainOut_.size() + inflight_.size(); }
 

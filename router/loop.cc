@@ -137,10 +137,15 @@ void Loop::onConnection(uv_stream_t* server, int status) {
   self->connections_.insert(conn);
   LoopStats::add(self->stats_.connectionsAccepted);
   LoopStats::add(self->stats_.connections);
-  if (!conn->start()) conn->abort(ErrorReason::InternalError);
+  if (!conn->start()) {
+    conn->abort(ErrorReason::InternalError);
+    return;
+  }
   if (!self->node_.admitAddress(conn->peerAddress())) {
-    // Over the per-address limit: a stream error would need a stream; just drop.
-    conn->abort(ErrorReason::TooManyConnections);
+    // Over the per-address limit: the RFC 6120 answer is a stream error (the session
+    // writes a header first), then close.
+    self->stats_.error(ErrorReason::TooManyConnections);
+    conn->rejectWithStreamError("policy-violation", "too many connections from your address");
   }
 }
 

@@ -168,6 +168,47 @@ TEST_F(NodeTest, UnackedMessagesGoToOfflineStorageWhenNotResumed) {
   EXPECT_EQ(bodyOf(*m), "must survive");
 }
 
+TEST_F(NodeTest, DirectTlsLoginWithoutStartTls) {
+  NodeConfig cfg = NodeFixture::defaultConfig();
+  cfg.listen.directTlsPort = freePort();
+  startWith({"alice"}, cfg);
+  XmppTestClient c;
+  ASSERT_TRUE(c.connect(cfg.listen.directTlsPort));
+  ASSERT_TRUE(c.directTls());
+  ASSERT_TRUE(c.openStream()) << c.lastError();
+  ASSERT_TRUE(c.authScram("alice", NodeFixture::password("alice"))) << c.lastError();
+  ASSERT_TRUE(c.bind("tls")) << c.lastError();
+  c.sendMessage(c.jid(), "over direct TLS");
+  auto m = c.waitFor(isMessage, 5000);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(bodyOf(*m), "over direct TLS");
+}
+
+TEST_F(NodeTest, ConnectionsPerAddressAreCapped) {
+  NodeConfig cfg = NodeFixture::defaultConfig();
+  cfg.limits.maxConnectionsPerAddress = 3;
+  startWith({"alice"}, cfg);
+  std::vector<std::unique_ptr<XmppTestClient>> ok;
+  for (int i = 0; i < 3; ++i) {
+    ok.push_back(std::make_unique<XmppTestClient>());
+    ASSERT_TRUE(ok.back()->connect(fixture_->port()));
+    ASSERT_TRUE(ok.back()->openStream()) << "connection " << i << " within the limit";
+  }
+  XmppTestClient extra;
+  ASSERT_TRUE(extra.connect(fixture_->port()));
+  auto err = extra.waitFor([](const xml::Stanza& s) { return s.name == "error"; }, 3000);
+  ASSERT_TRUE(err) << "the 4th connection from one address gets a stream error";
+  EXPECT_NE(err->bytes.find("policy-violation"), std::string::npos);
+  EXPECT_TRUE(extra.waitClosed(3000)) << "and is closed";
+  // The first three still work.
+  ASSERT_TRUE(ok[0]->startTls());
+  ok.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  XmppTestClient again;
+  ASSERT_TRUE(again.connect(fixture_->port()));
+  EXPECT_TRUE(again.openStream()) << "slots are released when connections close";
+}
+
 TEST_F(NodeTest, SlowConsumerIsDisconnectedOthersUnaffected) {
   NodeConfig cfg = NodeFixture::defaultConfig();
   cfg.limits.outputLowWatermark = 8 * 1024;

@@ -148,6 +148,20 @@ bool XmppTestClient::startTls() {
   return openStream();
 }
 
+bool XmppTestClient::directTls() {
+  tls::ClientOptions o;
+  o.insecureSkipVerify = true;
+  o.alpn = {"xmpp-client"};
+  auto ctx = tls::TlsContext::client(o);
+  if (!ctx.isOk()) return fail("tls context");
+  tlsCtx_ = ctx.value();
+  auto t = tls::TlsSession::connect(*tlsCtx_, domain_);
+  if (!t.isOk()) return fail("tls session");
+  tls_ = std::move(t.value());
+  sendRaw("");
+  return true;
+}
+
 bool XmppTestClient::authScram(const std::string& user, const std::string& password) {
   sasl::ScramClient c(sasl::HashAlg::Sha1, user, password);
   sendRaw("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>" +

@@ -42,6 +42,8 @@ class XmppTestClient : public xml::StreamHandler {
   bool login(const std::string& user, const std::string& password, const std::string& resource = "t");
   bool openStream();
   bool startTls();
+  // XEP-0368: TLS from the first byte (call right after connect()).
+  bool directTls();
   bool authScram(const std::string& user, const std::string& password);
   bool bind(const std::string& resource);
   void sendPresence(int priority = 0);
