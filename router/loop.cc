@@ -105,9 +105,18 @@ void Loop::stopAsync() {
   });
 }
 
-void Loop::join() {
+void Loop::joinThread() {
   if (thread_.joinable()) thread_.join();
-  // Drain closes started above (connections, handles) on this thread now.
+}
+
+void Loop::markClosed() { closed_.store(true, std::memory_order_release); }
+
+// Runs on the main thread once every loop thread has exited and every loop is marked
+// closed, so nothing wakes a handle that is being closed here.
+void Loop::teardown() {
+  // Envelopes already queued to us still reach their sessions (SM-detached sessions keep
+  // them and send them to offline storage when released below).
+  drainInboxes();
   for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end()))
     c->abort(ErrorReason::ConnectionTimeout);
   auto closeIf = [](uv_handle_t* h) {
@@ -191,6 +200,7 @@ bool Loop::submitStore(std::function<void(store::Store&)> job, std::string_view 
 }
 
 void Loop::post(std::function<void()> fn) {
+  if (closed_.load(std::memory_order_acquire)) return;  // shutdown: completions are dropped
   {
     std::lock_guard lock(postMu_);
     posted_.push_back(std::move(fn));

@@ -5,6 +5,7 @@
 #pragma once
 #include <uv.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -34,13 +35,18 @@ class Loop final : public session::SessionEnv {
   Status listen();
   void start();  // runs the loop on its own thread
   void stopAsync();
-  void join();
+  // Shutdown, in this order for every loop: joinThread(), markClosed(), teardown().
+  void joinThread();
+  void markClosed();
+  void teardown();
 
   uv_loop_t* uvLoop() { return &loop_; }
   uv_buf_t readBuffer() { return uv_buf_init(readBuf_.get(), kReadBufSize); }
   const tls::TlsContext& tlsContext() const;
   SpscQueue<Envelope>& inboxFrom(uint32_t src) { return *inbox_[src]; }
-  void wake() { uv_async_send(&wake_); }
+  void wake() {
+    if (!closed_.load(std::memory_order_acquire)) uv_async_send(&wake_);
+  }
 
   // Connection hooks.
   session::C2sSession* createSession(Connection* conn, bool directTls);
@@ -113,6 +119,7 @@ class Loop final : public session::SessionEnv {
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> dirty_;
   bool stopping_ = false;
+  std::atomic<bool> closed_{false};  // handles being torn down: wake()/post() do nothing
 };
 
 }  // namespace xmesh::router

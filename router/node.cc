@@ -92,7 +92,9 @@ void Node::stop() {
 }
 
 void Node::join() {
-  for (auto& l : loops_) l->join();
+  for (auto& l : loops_) l->joinThread();
+  for (auto& l : loops_) l->markClosed();
+  for (auto& l : loops_) l->teardown();
 }
 
 bool Node::admitAddress(const std::string& address) {
