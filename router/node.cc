@@ -195,6 +195,13 @@ std::string Node::renderMetrics() const {
   metric("xmesh_sm_resumed_total", "counter", "XEP-0198 resumptions.", t.resumed);
   metric("xmesh_output_queued_bytes", "gauge", "Bytes queued for client sockets.", t.queued);
   metric("xmesh_store_queue_depth", "gauge", "Store jobs waiting.", store_ ? store_->queueDepth() : 0);
+  o << "# HELP xmesh_crossloop_queue_depth Envelopes waiting in a loop's inbound queues.\n"
+       "# TYPE xmesh_crossloop_queue_depth gauge\n";
+  for (uint32_t d = 0; d < loops_.size(); ++d) {
+    size_t depth = 0;
+    for (uint32_t src = 0; src < loops_.size(); ++src) depth += loops_[d]->inboxFrom(src).sizeApprox();
+    o << "xmesh_crossloop_queue_depth{loop=\"" << d << "\"} " << depth << '\n';
+  }
   metric("xmesh_online_users", "gauge", "Users with at least one session.", directory_.onlineUsersApprox());
   return o.str();
 }
