@@ -38,6 +38,20 @@ StanzaClass classOf(StanzaKind k) {
 
 bool routable(const ResourceEntry& r) { return r.active; }
 
+// A presence the server originates on a user's behalf (subscription replies, unavailable
+// to directed-presence recipients), addressed and serialized once.
+std::shared_ptr<RoutedStanza> serverPresence(const jid::Jid& from, const jid::Jid& to,
+                                             std::string_view type) {
+  auto p = std::make_shared<RoutedStanza>();
+  p->kind = StanzaKind::Presence;
+  p->name = "presence";
+  p->type = std::string(type);
+  p->from = from;
+  p->to = to;
+  p->bytes = makeShared(buildPresence(from.full(), to.full(), type));
+  return p;
+}
+
 }  // namespace
 
 StanzaKind kindOf(std::string_view n) {
@@ -238,13 +252,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     if (fx.outcome.forward)
       for (const auto& t : fx.available) env.deliver(t, shared, StanzaClass::Presence);
     if (fx.outcome.autoReplySubscribed) {
-      auto reply = std::make_shared<RoutedStanza>();
-      reply->kind = StanzaKind::Presence;
-      reply->type = "subscribed";
-      reply->from = s->to.bare();
-      reply->to = s->from.bare();
-      reply->bytes = makeShared(buildPresence(contactBare, senderBare, "subscribed"));
-      route(env, reply);
+      route(env, serverPresence(s->to.bare(), s->from.bare(), "subscribed"));
     }
     return;
   }
@@ -259,13 +267,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
       // RFC 6121 3.1.3: subscribe to a non-existent contact gets unsubscribed.
       if (event == roster::Event::InSubscribe) {
         envp->post([s, envp, self] {
-          auto reply = std::make_shared<RoutedStanza>();
-          reply->kind = StanzaKind::Presence;
-          reply->type = "unsubscribed";
-          reply->from = s->to.bare();
-          reply->to = s->from.bare();
-          reply->bytes = makeShared(buildPresence(s->to.bareString(), s->from.bareString(), "unsubscribed"));
-          self->route(*envp, reply);
+          self->route(*envp, serverPresence(s->to.bare(), s->from.bare(), "unsubscribed"));
         });
       }
       return;
@@ -282,13 +284,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     }
     if (o.autoReplySubscribed) {
       envp->post([s, envp, self] {
-        auto reply = std::make_shared<RoutedStanza>();
-        reply->kind = StanzaKind::Presence;
-        reply->type = "subscribed";
-        reply->from = s->to.bare();
-        reply->to = s->from.bare();
-        reply->bytes = makeShared(buildPresence(s->to.bareString(), s->from.bareString(), "subscribed"));
-        self->route(*envp, reply);
+        self->route(*envp, serverPresence(s->to.bare(), s->from.bare(), "subscribed"));
       });
     }
   }, s->to.local());
@@ -343,13 +339,8 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
   }
   if (outcome.stateChanged) pushRoster(env, userBare, snapshot, false);
   if (outcome.forward) {
-    auto s = std::make_shared<RoutedStanza>();
-    s->kind = StanzaKind::Presence;
-    s->type = std::string(type);
+    auto s = serverPresence(userFull.bare(), contact.bare(), type);
     s->id = std::string(id);
-    s->from = userFull.bare();
-    s->to = contact.bare();
-    s->bytes = makeShared(buildPresence(userBare, contactBare, type));
     route(env, s);
   }
   // After approving a subscription the contact gets the user's current presence; after
@@ -415,24 +406,10 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
     pushRoster(env, userBare, result, true);
     // RFC 6121 2.5.2: removing an item cancels both subscription directions.
     jid::Jid contactJid = jid::Jid::parse(item.contact).value();
-    if (before.sub == roster::Sub::To || before.sub == roster::Sub::Both || before.askOut) {
-      auto s = std::make_shared<RoutedStanza>();
-      s->kind = StanzaKind::Presence;
-      s->type = "unsubscribe";
-      s->from = userFull.bare();
-      s->to = contactJid;
-      s->bytes = makeShared(buildPresence(userBare, item.contact, "unsubscribe"));
-      route(env, s);
-    }
-    if (before.sub == roster::Sub::From || before.sub == roster::Sub::Both || before.pendingIn) {
-      auto s = std::make_shared<RoutedStanza>();
-      s->kind = StanzaKind::Presence;
-      s->type = "unsubscribed";
-      s->from = userFull.bare();
-      s->to = contactJid;
-      s->bytes = makeShared(buildPresence(userBare, item.contact, "unsubscribed"));
-      route(env, s);
-    }
+    if (before.sub == roster::Sub::To || before.sub == roster::Sub::Both || before.askOut)
+      route(env, serverPresence(userFull.bare(), contactJid, "unsubscribe"));
+    if (before.sub == roster::Sub::From || before.sub == roster::Sub::Both || before.pendingIn)
+      route(env, serverPresence(userFull.bare(), contactJid, "unsubscribed"));
     return true;
   }
   (void)existed;
@@ -484,13 +461,7 @@ void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,
     bool isSub = false;
     for (const auto& c : subscribers) isSub = isSub || c == dj->bareString();
     if (isSub) continue;
-    auto p = std::make_shared<RoutedStanza>();
-    p->kind = StanzaKind::Presence;
-    p->type = "unavailable";
-    p->from = fromFull;
-    p->to = dj.value();
-    p->bytes = makeShared(buildPresence(fromFull.full(), d, "unavailable"));
-    route(env, p);
+    route(env, serverPresence(fromFull, dj.value(), "unavailable"));
   }
   if (!initial) return;
   // Probes (RFC 6121 4.3): local contacts answer from the directory; their last presence

@@ -41,6 +41,15 @@ bool parseSmId(std::string_view id, uint32_t* loop, uint64_t* session) {
   return r1.ec == std::errc() && r2.ec == std::errc();
 }
 
+// The stanza's 'to' as a JID: nullopt when absent, false when malformed.
+bool parseTo(const xml::Stanza& s, std::optional<jid::Jid>* to) {
+  if (s.to.empty()) return true;
+  auto parsed = jid::Jid::parse(s.to);
+  if (!parsed.isOk()) return false;
+  *to = std::move(parsed.value());
+  return true;
+}
+
 }  // namespace
 
 void C2sSession::countIn(StanzaClass c) {
@@ -89,13 +98,7 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
   countIn(StanzaClass::Presence);
   if (s.type == "probe") return;  // the server probes; clients may not
   std::optional<jid::Jid> to;
-  if (!s.to.empty()) {
-    auto parsed = jid::Jid::parse(s.to);
-    if (!parsed.isOk()) {
-      return sendStanzaError(s, "jid-malformed");
-    }
-    to = std::move(parsed.value());
-  }
+  if (!parseTo(s, &to)) return sendStanzaError(s, "jid-malformed");
   if (isSubscriptionType(s.type)) {
     if (!to || to->local().empty()) return sendStanzaError(s, "bad-request");
     env_.router().outboundSubscription(env_, jid_, *to, s.type, s.id);
@@ -145,13 +148,7 @@ void C2sSession::handleIq(xml::Stanza&& s) {
     return sendStanzaError(s, "bad-request");
   if ((s.type == "get" || s.type == "set") && s.id.empty()) return sendStanzaError(s, "bad-request");
   std::optional<jid::Jid> to;
-  if (!s.to.empty()) {
-    auto parsed = jid::Jid::parse(s.to);
-    if (!parsed.isOk()) {
-      return sendStanzaError(s, "jid-malformed");
-    }
-    to = std::move(parsed.value());
-  }
+  if (!parseTo(s, &to)) return sendStanzaError(s, "jid-malformed");
   bool toServer = !to || (to->local().empty() && to->domain() == env_.config().domain && to->isBare());
   bool toSelfBare = to && *to == jid_.bare();
   if (toServer || toSelfBare) return handleServerIq(s);
