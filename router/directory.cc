@@ -14,6 +14,24 @@ ResourceEntry* UserEntry::findSession(const SessionRef& ref) {
   return nullptr;
 }
 
+const std::string& RosterEntry::name() const {
+  static const std::string kEmpty;
+  return extra ? extra->name : kEmpty;
+}
+
+const std::vector<std::string>& RosterEntry::groups() const {
+  static const std::vector<std::string> kNone;
+  return extra ? extra->groups : kNone;
+}
+
+void RosterEntry::setNameAndGroups(std::string name, std::vector<std::string> groups) {
+  if (name.empty() && groups.empty()) {
+    extra.reset();
+    return;
+  }
+  extra = std::make_shared<const RosterExtra>(RosterExtra{std::move(name), std::move(groups)});
+}
+
 RosterEntry* UserEntry::findContact(std::string_view bare) {
   for (auto& r : roster)
     if (r.contact == bare) return &r;

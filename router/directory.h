@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "roster/subscription.h"
+#include "router/interned_jid.h"
 
 namespace xmesh::router {
 
@@ -42,11 +43,21 @@ struct ResourceEntry {
   std::vector<std::string> directedTo;  // JIDs that got directed presence (RFC 6121 4.6)
 };
 
-struct RosterEntry {
-  std::string contact;  // bare JID
+// Name and groups of a roster item: rarely set, so kept out of line.
+struct RosterExtra {
   std::string name;
-  roster::ItemState state;
   std::vector<std::string> groups;
+};
+
+// One cached roster item: 32 bytes, most of a roster's footprint at 100 contacts.
+struct RosterEntry {
+  InternedJid contact;  // bare JID
+  roster::ItemState state;
+  std::shared_ptr<const RosterExtra> extra;
+
+  const std::string& name() const;
+  const std::vector<std::string>& groups() const;
+  void setNameAndGroups(std::string name, std::vector<std::string> groups);
 };
 
 struct UserEntry {

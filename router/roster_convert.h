@@ -27,12 +27,11 @@ inline store::Sub toStoreSub(roster::Sub s) {
 
 inline RosterEntry fromStoreItem(const store::RosterItem& i) {
   RosterEntry e;
-  e.contact = i.contact;
-  e.name = i.name;
+  e.contact = InternedJid(i.contact);
   e.state.sub = toRosterSub(i.sub);
   e.state.askOut = i.askOut;
   e.state.pendingIn = i.pendingIn;
-  e.groups = i.groups;
+  e.setNameAndGroups(i.name, i.groups);
   // A row that only remembers a pending inbound request is not a visible roster item.
   e.state.exists = !(i.sub == store::Sub::None && !i.askOut && i.pendingIn && i.name.empty() &&
                      i.groups.empty());
@@ -41,12 +40,12 @@ inline RosterEntry fromStoreItem(const store::RosterItem& i) {
 
 inline store::RosterItem toStoreItem(const RosterEntry& e) {
   store::RosterItem i;
-  i.contact = e.contact;
-  i.name = e.name;
+  i.contact = e.contact.str();
+  i.name = e.name();
   i.sub = toStoreSub(e.state.sub);
   i.askOut = e.state.askOut;
   i.pendingIn = e.state.pendingIn;
-  i.groups = e.groups;
+  i.groups = e.groups();
   return i;
 }
 

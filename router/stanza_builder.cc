@@ -56,17 +56,17 @@ std::string buildStanzaError(std::string_view element, std::string_view from, st
 void appendRosterItem(std::string& out, const RosterEntry& item, bool removed) {
   out += "<item";
   attr(out, "jid", item.contact);
-  attr(out, "name", item.name);
+  attr(out, "name", item.name());
   out += " subscription='";
   out += removed ? std::string_view("remove") : roster::subName(item.state.sub);
   out += '\'';
   if (!removed && item.state.askOut) out += " ask='subscribe'";
-  if (item.groups.empty() || removed) {
+  if (item.groups().empty() || removed) {
     out += "/>";
     return;
   }
   out += '>';
-  for (const auto& g : item.groups) {
+  for (const auto& g : item.groups()) {
     out += "<group>";
     xml::appendEscapedText(out, g);
     out += "</group>";

@@ -232,7 +232,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     fx.changed = !(fx.outcome.next == cur);
     if (fx.changed) {
       if (!item) {
-        u.roster.push_back(RosterEntry{senderBare, {}, {}, {}});
+        u.roster.push_back(RosterEntry{InternedJid(senderBare), {}, {}});
         item = &u.roster.back();
       }
       item->state = fx.outcome.next;
@@ -274,7 +274,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     }
     auto rosterItems = st.getRoster(s->to.local());
     if (!rosterItems.isOk()) return;
-    RosterEntry entry{senderBare, {}, {}, {}};
+    RosterEntry entry{InternedJid(senderBare), {}, {}};
     for (const auto& i : rosterItems.value())
       if (i.contact == senderBare) entry = fromStoreItem(i);
     roster::Outcome o = roster::apply(entry.state, event);
@@ -321,7 +321,7 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
     changed = !(outcome.next == cur);
     if (changed) {
       if (!item) {
-        u.roster.push_back(RosterEntry{contactBare, {}, {}, {}});
+        u.roster.push_back(RosterEntry{InternedJid(contactBare), {}, {}});
         item = &u.roster.back();
       }
       item->state = outcome.next;
@@ -394,15 +394,14 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
       result = item;
       return;
     }
-    cur->name = item.name;
-    cur->groups = item.groups;
+    cur->extra = item.extra;
     cur->state.exists = true;
     result = *cur;
   });
   if (refused) return false;
   std::string user = userFull.local();
   if (remove) {
-    (void)env.submitStore([user, c = item.contact](store::Store& st) { (void)st.removeRosterItem(user, c); }, user);
+    (void)env.submitStore([user, c = item.contact.str()](store::Store& st) { (void)st.removeRosterItem(user, c); }, user);
     pushRoster(env, userBare, result, true);
     // RFC 6121 2.5.2: removing an item cancels both subscription directions.
     jid::Jid contactJid = jid::Jid::parse(item.contact).value();

@@ -442,6 +442,7 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
   env_.router().directory().write(bare, [&](router::UserEntry& u) {
     if (!u.rosterLoaded && rosterFromStore) {
       u.roster = std::move(roster);
+      u.roster.shrink_to_fit();  // cached for the user's whole online life
       u.rosterLoaded = true;
     }
     // Resource conflict: RFC 6120 7.7.2.2 lets the server assign another resource

@@ -202,10 +202,11 @@ void C2sSession::handleRosterIq(const xml::Stanza& s) {
   if (!contact.isOk()) return sendStanzaError(s, "jid-malformed");
   if (!contact->isBare() || contact.value() == jid_.bare()) return sendStanzaError(s, "not-acceptable");
   router::RosterEntry entry;
-  entry.contact = contact->bareString();
-  entry.name = std::string(itemEl.attr("name"));
+  entry.contact = router::InternedJid(contact->bareString());
+  std::vector<std::string> groups;
   for (const auto& g : itemEl.children())
-    if (g.name() == "group" && !g.text().empty()) entry.groups.push_back(g.text());
+    if (g.name() == "group" && !g.text().empty()) groups.push_back(g.text());
+  entry.setNameAndGroups(std::string(itemEl.attr("name")), std::move(groups));
   bool remove = itemEl.attr("subscription") == "remove";
   std::string error;
   if (!env_.router().setRosterItem(env_, jid_, std::move(entry), remove, &error))

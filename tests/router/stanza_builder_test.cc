@@ -26,9 +26,8 @@ TEST(StanzaBuilder, DelayStampGoesInsideTheMessage) {
 TEST(StanzaBuilder, RosterPushCarriesAskAndGroups) {
   RosterEntry e;
   e.contact = "bob@x";
-  e.name = "Bob";
+  e.setNameAndGroups("Bob", {"G"});
   e.state.askOut = true;
-  e.groups = {"G"};
   std::string p = buildRosterPush("a@x/r", e, false, "p1");
   EXPECT_EQ(p, "<iq type='set' id='p1' to='a@x/r'><query xmlns='jabber:iq:roster'><item jid='bob@x' "
                "name='Bob' subscription='none' ask='subscribe'><group>G</group></item></query></iq>");
