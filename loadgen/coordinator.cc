@@ -22,6 +22,8 @@
 #include <sstream>
 #include <thread>
 
+#include "loadgen/html_report.h"
+#include "loadgen/report_summary.h"
 #include "loadgen/worker.h"
 
 namespace xmesh::loadgen {
@@ -63,9 +65,21 @@ nlohmann::json percentiles(const Histogram& h) {
           {"p99_9", h.percentile(99.9)}, {"max", h.max()}};
 }
 
-std::string ms(uint64_t us) {
+std::string ms(uint64_t us) { return formatMs(us); }
+
+double loadAverage() {
+  double l = 0;
+  std::ifstream f("/proc/loadavg");
+  f >> l;
+  return l;
+}
+
+std::string utcNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
   char b[32];
-  std::snprintf(b, sizeof b, "%.2f ms", static_cast<double>(us) / 1000.0);
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return b;
 }
 
@@ -228,6 +242,7 @@ void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
     w.sentPerS = static_cast<double>(b.msgsSent - a.msgsSent) / dt;
     w.deliveredPerS = static_cast<double>(b.msgsDelivered - a.msgsDelivered) / dt;
     w.presencePerS = static_cast<double>(b.presenceReceived - a.presenceReceived) / dt;
+    w.presenceSentPerS = static_cast<double>(b.presenceSent - a.presenceSent) / dt;
     w.cpuPerS = (b.cpuSeconds - a.cpuSeconds) / dt;
     w.rateBase = w.counters;
     w.rateBaseUs = tUs;
@@ -400,13 +415,14 @@ void Coordinator::everySecond() {
   double t = now();
   ProcReading srv = readProc(sc_.serverPid);
   if (timeline_.empty()) lastSrv_ = procAtStart_;
-  double loginsF = 0, sentF = 0, deliveredF = 0, presenceF = 0, lgCpu = 0;
+  double loginsF = 0, sentF = 0, deliveredF = 0, presenceF = 0, presenceSentF = 0, lgCpu = 0;
   for (const auto& w : workers_) {
     if (w.eof) continue;
     loginsF += w.loginsPerS;
     sentF += w.sentPerS;
     deliveredF += w.deliveredPerS;
     presenceF += w.presencePerS;
+    presenceSentF += w.presenceSentPerS;
     lgCpu += w.cpuPerS;
   }
   auto logins = static_cast<uint64_t>(std::llround(loginsF));
@@ -429,7 +445,7 @@ void Coordinator::everySecond() {
   else std::cout << line << std::endl;
   timeline_.push_back({{"t", std::round(t * 10) / 10}, {"phase", phaseName}, {"online", c.online},
                        {"logins", logins}, {"failures", c.loginFailures + c.dropped}, {"sent", sent},
-                       {"delivered", delivered}, {"presence_received", presence},
+                       {"delivered", delivered}, {"presence_sent", std::llround(presenceSentF)}, {"presence_received", presence},
                        {"p50_us", secondLatency_.percentile(50)}, {"p99_us", secondLatency_.percentile(99)},
                        {"max_us", secondLatency_.max()}, {"loadgen_cpu", lgCpu}, {"server_cpu", srvCpu},
                        {"server_rss_kib", srv.rssKiB}});
@@ -477,6 +493,8 @@ int Coordinator::run() {
             << std::endl;
   procAtStart_ = readProc(sc_.serverPid);
   startUs_ = realtimeUs();
+  startedAt_ = utcNow();
+  loadAtStart_ = loadAverage();
   s = spawn();
   if (!s) {
     std::cerr << "xmesh-loadgen: " << s.error().reason << ": " << s.error().detail << "\n";
@@ -512,9 +530,16 @@ int Coordinator::run() {
   std::string path = options_.outDir + "/report.json";
   std::ofstream out(path, std::ios::trunc);
   out << report.dump(2) << "\n";
+  out.close();
+  std::string htmlPath = options_.outDir + "/report.html";
+  std::ofstream html(htmlPath, std::ios::trunc);
+  html << html::renderHtmlReport(report);
+  html.close();
   printTable(report);
-  std::cout << "report: " << path << std::endl;
-  return out ? 0 : 2;
+  std::error_code ec;
+  std::cout << "report: " << std::filesystem::absolute(path, ec).string() << "\n"
+            << "html report: " << std::filesystem::absolute(htmlPath, ec).string() << std::endl;
+  return out && html ? 0 : 2;
 }
 
 nlohmann::json Coordinator::buildReport() const {
@@ -522,6 +547,9 @@ nlohmann::json Coordinator::buildReport() const {
   nlohmann::json r;
   r["scenario"] = sc_.settings();
   r["workers"] = workers_.size();
+  r["started_at"] = startedAt_;
+  r["machine"] = {{"cores", std::thread::hardware_concurrency()}, {"loadavg_at_start", loadAtStart_},
+                  {"loadavg_at_end", loadAverage()}};
   r["wall_s"] = now();
   uint64_t firstConnect = UINT64_MAX, lastLogin = 0;
   for (const auto& w : workers_) {
@@ -540,6 +568,7 @@ nlohmann::json Coordinator::buildReport() const {
       {"all_online", online == sc_.users},
       {"logins_per_s", allOnline > 0 ? static_cast<double>(atMainStart.logins) / allOnline : 0},
       {"target_rate", sc_.loginRate}, {"latency_us", percentiles(loginLatency_)},
+      {"latency_histogram", histogramReport(loginLatency_)},
       {"loadgen_cpu_s", atMainStart.cpuSeconds},
       {"server_cpu_s", procAtLoginEnd_.cpuSeconds - procAtStart_.cpuSeconds},
       {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}}};
@@ -552,7 +581,7 @@ nlohmann::json Coordinator::buildReport() const {
       {"main_phase_s", mainDur},
       {"sent_per_s", mainDur > 0 ? static_cast<double>(atMainEnd.msgsSent - atMainStart.msgsSent) / mainDur : 0},
       {"delivered_per_s", mainDur > 0 ? static_cast<double>(atMainEnd.msgsDelivered - atMainStart.msgsDelivered) / mainDur : 0},
-      {"latency_us", percentiles(msgLatency_)}};
+      {"latency_us", percentiles(msgLatency_)}, {"latency_histogram", histogramReport(msgLatency_)}};
   r["presence"] = {{"sent", c.presenceSent}, {"received", c.presenceReceived}};
   r["cpu"] = {{"loadgen_main_s", atMainEnd.cpuSeconds - atMainStart.cpuSeconds},
               {"server_main_s", procAtMainEnd_.cpuSeconds - procAtMainStart_.cpuSeconds},
@@ -574,68 +603,12 @@ nlohmann::json Coordinator::buildReport() const {
 }
 
 void Coordinator::printTable(const nlohmann::json& r) const {
-  auto row = [](const std::string& k, const std::string& v) {
-    std::printf("  %-34s %s\n", k.c_str(), v.c_str());
-  };
-  auto num = [](double v, int prec = 0) {
-    char b[64];
-    std::snprintf(b, sizeof b, "%.*f", prec, v);
-    return std::string(b);
-  };
-  auto lat = [&](const nlohmann::json& l) {
-    return "p50 " + ms(l["p50"]) + "  p90 " + ms(l["p90"]) + "  p99 " + ms(l["p99"]) + "  p99.9 " +
-           ms(l["p99_9"]) + "  max " + ms(l["max"]) + "  (n=" + std::to_string(l["count"].get<uint64_t>()) + ")";
-  };
-  const auto& l = r["login"];
-  std::printf("\n== %s (%s): %u users, %zu workers ==\n", sc_.name.c_str(),
-              std::string(scenarioKindName(sc_.kind)).c_str(), sc_.users, workers_.size());
-  std::printf("login\n");
-  row("online / users", std::to_string(l["online"].get<uint64_t>()) + " / " + std::to_string(sc_.users));
-  row("failures (login / dropped later)", std::to_string(l["failures"].get<uint64_t>()) + " / " +
-                                               std::to_string(l["dropped_later"].get<uint64_t>()));
-  for (const auto& [k, v] : l["failure_reasons"].items()) row("  reason " + k, std::to_string(v.get<uint64_t>()));
-  row("time first connect -> last login", num(l["time_to_last_login_s"].get<double>(), 3) + " s");
-  row("logins/s", num(l["logins_per_s"].get<double>()));
-  row("login latency", lat(l["latency_us"]));
-  row("cpu during login (loadgen / server)", num(l["loadgen_cpu_s"].get<double>(), 2) + " s / " +
-                                                  num(l["server_cpu_s"].get<double>(), 2) + " s");
-  row("SCRAM salted-password cache", "preloaded " + std::to_string(l["scram_cache"]["preloaded_users"].get<uint64_t>()) +
-                                          ", hits " + std::to_string(l["scram_cache"]["hits"].get<uint64_t>()) +
-                                          ", PBKDF2 runs " + std::to_string(l["scram_cache"]["misses"].get<uint64_t>()));
-  const auto& m = r["messages"];
-  if (m["sent"].get<uint64_t>() > 0 || sc_.kind == ScenarioKind::Steady || sc_.kind == ScenarioKind::Saturation) {
-    std::printf("messages\n");
-    row("sent / delivered", std::to_string(m["sent"].get<uint64_t>()) + " / " + std::to_string(m["delivered"].get<uint64_t>()));
-    row("lost / duplicated / out of order", std::to_string(m["lost"].get<uint64_t>()) + " / " +
-                                                std::to_string(m["duplicated"].get<uint64_t>()) + " / " +
-                                                std::to_string(m["out_of_order"].get<uint64_t>()));
-    row("rate sent / delivered (main phase)", num(m["sent_per_s"].get<double>()) + " / " +
-                                                  num(m["delivered_per_s"].get<double>()) + " msgs/s over " +
-                                                  num(m["main_phase_s"].get<double>(), 1) + " s");
-    row("latency", lat(m["latency_us"]));
-    row("presence sent / received", std::to_string(r["presence"]["sent"].get<uint64_t>()) + " / " +
-                                        std::to_string(r["presence"]["received"].get<uint64_t>()));
-    row("cpu in main phase (loadgen / server)", num(r["cpu"]["loadgen_main_s"].get<double>(), 2) + " s / " +
-                                                    num(r["cpu"]["server_main_s"].get<double>(), 2) + " s");
+  Summary sum = summarize(r);
+  std::printf("\n== %s ==\n", sum.heading.c_str());
+  for (const auto& sec : sum.sections) {
+    if (!sec.title.empty()) std::printf("%s\n", sec.title.c_str());
+    for (const auto& [k, v] : sec.rows) std::printf("  %-34s %s\n", k.c_str(), v.c_str());
   }
-  if (r.contains("saturation")) {
-    std::printf("saturation (p99 bound %.1f ms)\n", sc_.satP99BoundMs);
-    for (const auto& s : r["saturation"]["steps"])
-      row("target " + num(s["target"].get<double>()) + "/s",
-          "sent " + num(s["sent_per_s"].get<double>()) + "/s dlv " + num(s["delivered_per_s"].get<double>()) +
-              "/s p99 " + ms(s["p99_us"]) + (s["held"].get<bool>() ? "  held" : "  FAILED") +
-              (s["generator_limited"].get<bool>() ? " (generator-limited)" : ""));
-    row("highest rate held", num(r["saturation"]["highest_rate_held"].get<double>()) + " msgs/s");
-  }
-  if (r.contains("idle")) {
-    const auto& i = r["idle"];
-    std::printf("idle\n");
-    row("server RSS before / online", std::to_string(i["rss_before_kib"].get<uint64_t>()) + " KiB / " +
-                                          std::to_string(i["rss_online_kib"].get<uint64_t>()) + " KiB");
-    row("bytes per session (delta)", num(i["bytes_per_session"].get<double>()) + " B (" +
-                                         num(i["bytes_per_session"].get<double>() / 1024.0, 1) + " KiB)");
-  }
-  row("loadgen cpu total", num(r["cpu"]["loadgen_total_s"].get<double>(), 2) + " s over " + num(r["wall_s"].get<double>(), 1) + " s");
   std::fflush(stdout);
 }
 

@@ -2,7 +2,8 @@
 // keys, forks the worker processes (users sharded in contiguous ranges, each worker under
 // the per-process open-file limit), merges their per-second reports, prints a live
 // progress line, drives the phases (login -> steady / saturation steps / idle -> drain ->
-// finish) over the workers' control pipes, and writes the final table and report.json.
+// finish) over the workers' control pipes, and writes the final table, report.json and
+// report.html (html_report.h).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -53,7 +54,7 @@ class Coordinator {
     // line does not jitter when a tick lands on the other side of a second boundary.
     Counters rateBase;
     uint64_t rateBaseUs = 0;
-    double loginsPerS = 0, sentPerS = 0, deliveredPerS = 0, presencePerS = 0, cpuPerS = 0;
+    double loginsPerS = 0, sentPerS = 0, deliveredPerS = 0, presencePerS = 0, presenceSentPerS = 0, cpuPerS = 0;
     bool done = false;
     bool eof = false;
   };
@@ -84,6 +85,8 @@ class Coordinator {
   SaltedCache cache_;
   std::vector<WorkerProc> workers_;
   uint64_t startUs_ = 0;
+  std::string startedAt_;  // UTC, ISO 8601
+  double loadAtStart_ = 0;  // 1-minute load average (the machine may be shared)
   Phase phase_ = Phase::Login;
   double phaseStart_ = 0;
   double nextSecond_ = 1;

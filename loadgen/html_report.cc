@@ -64,7 +64,7 @@ void roundOut(Extent& e, bool log, double floorValue, int ticks) {
 struct Frame {
   int w, h;
   double left = 62, right, top = 46, bottom;
-  Frame(int width, int height) : w(width), h(height), right(width - 18.0), bottom(height - 40.0) {}
+  Frame(int width, int height) : w(width), h(height), right(width - 26.0), bottom(height - 40.0) {}
 };
 
 std::string svgOpen(const Frame& f, const std::string& title) {
@@ -356,10 +356,12 @@ std::string renderDistribution(const nlohmann::json& h, const std::string& title
   out += bars + "\n<path d=\"" + cdf + "\" fill=\"none\" stroke=\"#ea580c\" stroke-width=\"1.6\"/>\n";
   for (const auto& [p, v] : marks) {
     double px = x(v);
+    bool rightHalf = px > (f.left + f.right) / 2;
     out += "<line x1=\"" + c1(px) + "\" y1=\"" + c1(f.top) + "\" x2=\"" + c1(px) + "\" y2=\"" + c1(f.bottom) +
-           "\" stroke=\"#475569\" stroke-dasharray=\"3 3\"/><text class=\"hl2\" x=\"" + c1(px + 3) + "\" y=\"" +
-           c1(f.top + 10 + (p > 99.5 ? 22 : p > 90 ? 11 : 0)) + "\">p" + trimmed(p, 1) + " " + trimmed(v, 3) +
-           " ms</text>\n";
+           "\" stroke=\"#475569\" stroke-dasharray=\"3 3\"/><text class=\"hl2\" x=\"" +
+           c1(rightHalf ? px - 3 : px + 3) + "\" y=\"" + c1(f.top + 10 + (p > 99.5 ? 22 : p > 90 ? 11 : 0)) +
+           "\" text-anchor=\"" + (rightHalf ? "end" : "start") + "\">p" + trimmed(p, 1) + " " +
+           trimmed(v, v < 1 ? 3 : v < 100 ? 2 : 0) + " ms</text>\n";
   }
   out += legend({{"messages per bucket", "#2563eb"}, {"cumulative %", "#ea580c"}}, f);
   return out + "</svg>\n";
@@ -435,12 +437,14 @@ std::string timeCharts(const nlohmann::json& r) {
     return renderChart(c);
   };
   std::string out;
-  out += chart("Logins per second and users online", "logins/s, users",
-               {series("logins/s", "logins"), series("online users", "online"), series("failures (cumulative)", "failures")});
-  std::vector<Series> rates{series("msgs sent/s", "sent"), series("msgs delivered/s", "delivered")};
-  if (tl[0].contains("presence_sent")) rates.push_back(series("presence sent/s", "presence_sent"));
-  rates.push_back(series("presence received/s", "presence_received"));
-  out += chart("Messages and presence per second", "stanzas/s", std::move(rates));
+  out += chart("Logins per second", "logins/s",
+               {series("logins/s", "logins"), series("failures + drops (cumulative)", "failures")});
+  out += chart("Users online", "users", {series("online", "online")});
+  out += chart("Messages per second", "msgs/s", {series("sent/s", "sent"), series("delivered/s", "delivered")});
+  std::vector<Series> pres;
+  if (tl[0].contains("presence_sent")) pres.push_back(series("presence changes sent/s", "presence_sent"));
+  pres.push_back(series("presence received/s (fan-out)", "presence_received"));
+  out += chart("Presence per second", "stanzas/s", std::move(pres));
   // Latency: seconds without messages are gaps (max == 0).
   std::vector<Series> lat{series("p50", "p50_us", 1e-3), series("p99", "p99_us", 1e-3), series("max", "max_us", 1e-3)};
   for (auto& s : lat)
@@ -554,6 +558,10 @@ std::string renderHtmlReport(const nlohmann::json& r) {
                       : setting(r, "kind") == "saturation" ? "steps of " + setting(r, "sat_step_rate") + " msgs/s every " +
                                                                   setting(r, "sat_step_seconds") + " s"
                                                             : "-"},
+      {"machine", r.contains("machine") ? std::to_string(r["machine"].value("cores", 0u)) + " cores, load average " +
+                                               trimmed(num(r["machine"], "loadavg_at_start"), 1) + " at start, " +
+                                               trimmed(num(r["machine"], "loadavg_at_end"), 1) + " at end"
+                                         : "-"},
       {"population", setting(r, "population").empty() ? "ring rosters (no file)" : setting(r, "population")},
       {"SCRAM cache", cacheNote},
   };

@@ -1,12 +1,15 @@
 // xmesh-loadgen: the load generator (SPEC §7). Two commands:
 //   xmesh-loadgen --scenario FILE.toml [--workers N] [--out DIR] [--set key=value]...
 //   xmesh-loadgen gen-population --users N --avg-contacts 100 --out FILE.csv
+//   xmesh-loadgen html REPORT.json [--out REPORT.html]   (re-render a run's HTML report)
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "loadgen/coordinator.h"
+#include "loadgen/html_report.h"
 #include "loadgen/population.h"
 
 using namespace xmesh::loadgen;  // NOLINT(build/namespaces): a small main
@@ -25,6 +28,31 @@ int genPopulation(const PopulationGenOptions& o) {
               2.0 * static_cast<double>(st->edges) / o.users, o.out.c_str(), st->deriveSeconds,
               st->totalSeconds);
   return 0;
+}
+
+int renderHtml(const std::string& in, std::string out) {
+  std::ifstream f(in);
+  nlohmann::json report;
+  try {
+    report = nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    std::cerr << "xmesh-loadgen: cannot read " << in << ": " << e.what() << "\n";
+    return 2;
+  }
+  if (out.empty()) {
+    out = in;
+    auto dot = out.rfind(".json");
+    out = (dot != std::string::npos ? out.substr(0, dot) : out) + ".html";
+  }
+  std::ofstream o(out, std::ios::trunc);
+  try {
+    o << xmesh::loadgen::html::renderHtmlReport(report);
+  } catch (const std::exception& e) {
+    std::cerr << "xmesh-loadgen: " << in << " is not a loadgen report: " << e.what() << "\n";
+    return 2;
+  }
+  std::printf("html report: %s\n", out.c_str());
+  return o ? 0 : 2;
 }
 
 }  // namespace
@@ -64,9 +92,14 @@ int main(int argc, char** argv) {
   genCmd->add_option("--password", gen.password, "Password template ({user} = name)");
   genCmd->add_option("--threads", gen.threads, "PBKDF2 threads (0 = cores)");
   genCmd->add_option("--seed", gen.seed, "Roster graph seed");
+  std::string htmlIn, htmlOut;
+  auto* htmlCmd = app.add_subcommand("html", "Re-render report.html from a report.json");
+  htmlCmd->add_option("report", htmlIn, "report.json")->required();
+  htmlCmd->add_option("--out", htmlOut, "Output (default: the report's name with .html)");
   CLI11_PARSE(app, argc, argv);
 
   if (genCmd->parsed()) return genPopulation(gen);
+  if (htmlCmd->parsed()) return renderHtml(htmlIn, htmlOut);
 
   auto add = [&](const char* key, const std::string& v) { overrides.push_back(std::string(key) + "=" + v); };
   if (workers >= 0) add("workers", std::to_string(workers));

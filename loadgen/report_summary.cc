@@ -1,5 +1,6 @@
 #include "loadgen/report_summary.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace xmesh::loadgen {
@@ -95,6 +96,14 @@ Summary summarize(const nlohmann::json& r) {
   SummarySection tail{"", {}, {}};
   add(tail, "loadgen cpu total",
       num(r["cpu"]["loadgen_total_s"].get<double>(), 2) + " s over " + num(r["wall_s"].get<double>(), 1) + " s");
+  if (r.contains("machine")) {
+    const auto& mc = r["machine"];
+    double start = mc.value("loadavg_at_start", 0.0), end = mc.value("loadavg_at_end", 0.0);
+    unsigned cores = mc.value("cores", 0u);
+    add(tail, "machine load (1-min avg) start / end",
+        num(start, 1) + " / " + num(end, 1) + " on " + std::to_string(cores) + " cores" +
+            (cores && std::max(start, end) > cores ? "  (busy: other processes shared the CPUs)" : ""));
+  }
   s.sections.push_back(std::move(tail));
   return s;
 }

@@ -74,4 +74,11 @@ void mergeJson(Histogram& h, const nlohmann::json& j) {
   (void)h.mergeSparse(s);
 }
 
+nlohmann::json histogramReport(const Histogram& h) {
+  auto s = h.toSparse();
+  nlohmann::json b = nlohmann::json::array();
+  for (const auto& [i, n] : s.buckets) b.push_back({Histogram::lowestIn(i), Histogram::highestIn(i), n});
+  return {{"unit", "us"}, {"count", h.count()}, {"min", s.min}, {"max", s.max}, {"sum", s.sum}, {"buckets", b}};
+}
+
 }  // namespace xmesh::loadgen

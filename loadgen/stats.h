@@ -38,5 +38,9 @@ nlohmann::json toJson(const Counters& c);
 Counters countersFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const Histogram& h);  // sparse
 void mergeJson(Histogram& h, const nlohmann::json& j);
+// The full histogram for report.json, self-describing so plots are exact without knowing
+// the bucket layout: {"unit":"us","count","min","max","sum","buckets":[[lo,hi,count],...]}
+// (lo..hi inclusive, non-empty buckets only, ascending).
+nlohmann::json histogramReport(const Histogram& h);
 
 }  // namespace xmesh::loadgen

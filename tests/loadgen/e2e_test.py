@@ -108,6 +108,17 @@ class LoadgenEndToEnd(unittest.TestCase):
         for key in ("p50", "p90", "p99", "p99_9", "max"):
             self.assertIn(key, msgs["latency_us"])
         self.assertGreater(len(report["timeline"]), 3)
+        # The full histogram is in the report, and report.html sits next to report.json.
+        hist = msgs["latency_histogram"]
+        self.assertEqual(sum(b[2] for b in hist["buckets"]), msgs["delivered"])
+        self.assertIn("html report: ", text)
+        with open(os.path.join(self.dir, "out-steady", "report.html")) as f:
+            page = f.read()
+        self.assertTrue(page.startswith("<!DOCTYPE html>"))
+        self.assertNotIn("<script", page)
+        self.assertNotIn("https://", page)
+        for part in ("Messages per second", "Message latency histogram", "Latency by percentile", "<svg"):
+            self.assertIn(part, page)
 
 
 if __name__ == "__main__":
