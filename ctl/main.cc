@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "ctl/csv_import.h"
 #include "ctl/gen_csv.h"
+#include "ctl/mesh_cli.h"
 #include "ctl/user_commands.h"
 #include "store/sqlite_store.h"
 
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
   genCsv->add_option("--threads", gen.threads);
   genCsv->add_flag("--plain", gen.plain, "write plain: secrets");
 
+  ctl::MeshCli mesh(app);  // topology, home, cert (ctl/README.md)
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +131,12 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kUsage;
   }
 
+  auto openStore = [&g]() -> Result<store::StorePtr> {
+    auto opts = storeOptions(g, false);
+    if (!opts) return opts.error();
+    return store::openSqlite(opts.value());
+  };
+  if (auto s = mesh.run(openStore)) return finish(*s);
   if (*add) return withStore(g, false, [&](store::Store& st) {
     return finish(ctl::addUser(st, name, passwordArg(password), iterations));
   });
