@@ -40,6 +40,7 @@ const NodeConfig& Loop::config() const { return node_.config(); }
 StanzaRouter& Loop::router() { return node_.router(); }
 session::AuthThrottle& Loop::authThrottle() { return node_.authThrottle(); }
 session::SessionEnv& Loop::envOf(uint32_t loop) { return node_.loop(loop); }
+std::string Loop::seeOtherHost(std::string_view homeNode) const { return node_.seeOtherHost(homeNode); }
 int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }
 
 Status Loop::listenOn(uv_tcp_t* handle, const std::string& address, int port, bool directTls) {

@@ -72,6 +72,7 @@ class Loop final : public session::SessionEnv {
   void runOn(uint32_t loop, std::function<void()> task) override;
   session::C2sSession* findSession(uint64_t id) override;
   session::SessionEnv& envOf(uint32_t loop) override;
+  std::string seeOtherHost(std::string_view homeNode) const override;
 
   // Snapshot for /status (called from the admin thread: reads atomics only).
   const LoopStats& statsView() const { return stats_; }

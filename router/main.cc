@@ -10,6 +10,8 @@
 #include "core/log.h"
 #include "router/admin_server.h"
 #include "router/node.h"
+#include "topology/loader.h"
+#include "topology/node_settings.h"
 
 namespace {
 std::atomic<xmesh::router::Node*> g_node{nullptr};
@@ -24,12 +26,14 @@ int main(int argc, char** argv) {
   std::string nodeId;
   int c2sPort = -1, adminPort = -1, loops = -1;
   std::string dataDir;
+  std::string topologyPath;
   app.add_option("-c,--config", configPath, "TOML config file");
   app.add_option("--node", nodeId, "Node id (overrides node_id)");
   app.add_option("--c2s-port", c2sPort, "Override listen.c2s_port");
   app.add_option("--admin-port", adminPort, "Override listen.admin_port (0 = off)");
   app.add_option("--loops", loops, "Override loops (0 = one per core)");
   app.add_option("--data-dir", dataDir, "Override data_dir");
+  app.add_option("--topology", topologyPath, "Mesh topology TOML (with --node): identity and listeners");
   CLI11_PARSE(app, argc, argv);
 
   xmesh::NodeConfig config;
@@ -46,11 +50,25 @@ int main(int argc, char** argv) {
   if (adminPort >= 0) config.listen.adminPort = adminPort;
   if (loops >= 0) config.loops = loops;
   if (!dataDir.empty()) config.dataDir = dataDir;
+  std::shared_ptr<const xmesh::topology::Topology> topology;
+  if (!topologyPath.empty()) {
+    auto t = xmesh::topology::loadTopology(topologyPath);
+    if (!t.isOk()) {
+      std::cerr << "xmeshd: " << t.error().reason << ": " << t.error().detail << "\n";
+      return 2;
+    }
+    if (auto s = xmesh::topology::applyTopology(t.value(), config.nodeId, config); !s) {
+      std::cerr << "xmeshd: " << s.error().reason << ": " << s.error().detail << "\n";
+      return 2;
+    }
+    topology = std::make_shared<const xmesh::topology::Topology>(std::move(t.value()));
+  }
   xmesh::log::Level level;
   if (xmesh::log::parseLevel(config.logLevel, &level)) xmesh::log::setLevel(level);
 
   signal(SIGPIPE, SIG_IGN);
   xmesh::router::Node node(config);
+  node.setTopology(topology);
   if (auto s = node.init(); !s) {
     xmesh::log::error("node", "init-failed", {{"reason", s.error().reason}, {"detail", s.error().detail}});
     return 1;

@@ -97,6 +97,20 @@ void Node::join() {
   for (auto& l : loops_) l->teardown();
 }
 
+std::string Node::seeOtherHost(std::string_view homeNode) const {
+  if (!topology_ || homeNode.empty()) return {};
+  auto home = topology_->nodeIndex(homeNode);
+  if (!home) {
+    log::warn("node", "unknown-home-node", {{"home", std::string(homeNode)}});
+    return {};
+  }
+  auto serving = topology_->servingNode(*home, failedOver_);
+  if (!serving) return {};
+  const topology::Node& n = topology_->node(*serving);
+  if (n.id == config_.nodeId) return {};
+  return n.reachable(n.c2s) + ":" + std::to_string(n.c2s.port);
+}
+
 bool Node::admitAddress(const std::string& address) {
   std::lock_guard lock(addrMu_);
   int& n = perAddress_[address];

@@ -15,6 +15,7 @@
 #include "session/auth_throttle.h"
 #include "store/async_store.h"
 #include "tls/context.h"
+#include "topology/topology.h"
 
 namespace xmesh::router {
 
@@ -43,6 +44,11 @@ class Node {
   bool admitAddress(const std::string& address);
   void releaseAddress(const std::string& address);
 
+  // Mesh topology (optional, set before init()): users homed on another node are
+  // redirected there with see-other-host. Failed-over nodes come with the SRM (issue 5).
+  void setTopology(std::shared_ptr<const topology::Topology> topology) { topology_ = std::move(topology); }
+  std::string seeOtherHost(std::string_view homeNode) const;
+
   // Aggregates for /metrics and /status.
   std::string renderMetrics() const;
   std::string renderStatus() const;
@@ -60,6 +66,8 @@ class Node {
   std::mutex addrMu_;
   std::unordered_map<std::string, int> perAddress_;
   int64_t startedAtMs_ = 0;
+  std::shared_ptr<const topology::Topology> topology_;
+  topology::NodeSet failedOver_;  // empty until the SRM exists (issue 5)
 };
 
 }  // namespace xmesh::router

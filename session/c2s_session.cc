@@ -261,16 +261,21 @@ void C2sSession::startScram(sasl::HashAlg alg, std::string_view initial) {
   uint64_t id = ref_.id;
   bool queued = env_.submitStore([env, id, username, alg](store::Store& st) {
     std::optional<sasl::ScramCredentials> creds;
+    std::string home;
     bool storeFailed = false;
     if (!username.empty()) {
       auto u = st.getUser(username);
-      if (!u.isOk()) storeFailed = true;
-      else if (u.value() && !u.value()->disabled)
+      if (!u.isOk()) {
+        storeFailed = true;
+      } else if (u.value() && !u.value()->disabled) {
         creds = alg == sasl::HashAlg::Sha1 ? u.value()->secrets.sha1 : u.value()->secrets.sha256;
+        home = u.value()->homeNode;
+      }
     }
-    env->post([env, id, creds, storeFailed] {
+    env->post([env, id, creds, storeFailed, home] {
       C2sSession* self = env->findSession(id);
       if (!self || self->phase_ != Phase::WaitingStore || !self->scram_) return;
+      self->homeNode_ = home;
       if (storeFailed) {
         self->scram_.reset();
         self->phase_ = Phase::WaitFeatureRequest;
@@ -327,9 +332,11 @@ void C2sSession::finishPlain(sasl::PlainCredentials creds) {
     bool storeFailed = !u.isOk();
     bool ok = !storeFailed && u.value() && !u.value()->disabled &&
               sasl::verifyPassword(u.value()->secrets.sha256, password);
-    env->post([env, id, ok, storeFailed, username] {
+    std::string home = ok ? u.value()->homeNode : std::string();
+    env->post([env, id, ok, storeFailed, username, home] {
       C2sSession* self = env->findSession(id);
       if (!self || self->phase_ != Phase::WaitingStore) return;
+      self->homeNode_ = home;
       self->phase_ = Phase::WaitFeatureRequest;
       if (ok) {
         self->saslSuccess(username, {});
@@ -348,6 +355,12 @@ void C2sSession::finishPlain(sasl::PlainCredentials creds) {
 }
 
 void C2sSession::saslSuccess(std::string_view username, std::string_view additionalData) {
+  // A user homed elsewhere in the mesh is sent to the node that serves it (RFC 6120
+  // 4.9.3.19); only after authentication, so the home is not told to strangers.
+  if (std::string other = env_.seeOtherHost(homeNode_); !other.empty()) {
+    env_.stats().error(ErrorReason::SeeOtherHost);
+    return failStream("see-other-host", {}, other);
+  }
   LoopStats::add(env_.stats().authSuccess);
   authenticated_ = true;
   username_ = std::string(username);
@@ -506,13 +519,23 @@ void C2sSession::sendIqResult(const xml::Stanza& s, std::string_view payload) {
   if (bound_ && sm_.enabled()) sm_.onSent(router::makeShared(std::move(out)));
 }
 
-void C2sSession::failStream(std::string_view condition, std::string_view text) {
+void C2sSession::failStream(std::string_view condition, std::string_view text,
+                            std::string_view content) {
   if (phase_ == Phase::Closed) return;
   env_.stats().error(reasonFor(condition));
   if (!headerSent_) sendStreamHeader();
   std::string out = "<stream:error><";
   out += condition;
-  out += " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>";
+  out += " xmlns='urn:ietf:params:xml:ns:xmpp-streams'";
+  if (content.empty()) {
+    out += "/>";
+  } else {
+    out += '>';
+    xml::appendEscapedText(out, content);
+    out += "</";
+    out += condition;
+    out += '>';
+  }
   if (!text.empty()) {
     out += "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>";
     xml::appendEscapedText(out, text);

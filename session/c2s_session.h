@@ -55,7 +55,9 @@ class C2sSession : public xml::StreamHandler {
   // Fetches and delivers stored offline messages (initial presence, or a late arrival).
   void flushOffline();
   // Closes with a stream error (RFC 6120 4.9), e.g. connection-timeout, conflict.
-  void failStream(std::string_view condition, std::string_view text = {});
+  // `content` is the condition element's character data (see-other-host's host:port).
+  void failStream(std::string_view condition, std::string_view text = {},
+                  std::string_view content = {});
 
   SessionState state() const { return state_; }
   bool authenticated() const { return authenticated_; }
@@ -141,6 +143,7 @@ class C2sSession : public xml::StreamHandler {
   int64_t detachedAtMs_ = 0;
   std::string streamId_;
   std::string username_;  // after SASL
+  std::string homeNode_;  // from the store during SASL; "" = unassigned
   jid::Jid jid_;          // after bind
   std::unique_ptr<sasl::ScramServer> scram_;
   StreamManagement sm_;

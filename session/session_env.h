@@ -29,6 +29,9 @@ class SessionEnv : public router::RouterEnv {
   virtual C2sSession* findSession(uint64_t id) = 0;
   // The env of another loop, to be used only from inside a task running on that loop.
   virtual SessionEnv& envOf(uint32_t loop) = 0;
+  // Where a user homed on `homeNode` must log in instead ("host:port" for RFC 6120
+  // see-other-host), or "" when this node serves the user (or no topology is set).
+  virtual std::string seeOtherHost(std::string_view homeNode) const = 0;
 };
 
 }  // namespace xmesh::session

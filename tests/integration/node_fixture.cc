@@ -63,8 +63,14 @@ void NodeFixture::addUser(const std::string& name) {
   if (!s) throw std::runtime_error("addUser: " + s.error().detail);
 }
 
+void NodeFixture::setHome(const std::string& user, const std::string& node) {
+  auto st = store::openSqlite(store::SqliteOptions{.path = config_.resolvedStorePath()});
+  if (!st.isOk() || !st.value()->setHomeNode(user, node).isOk()) throw std::runtime_error("setHome");
+}
+
 void NodeFixture::start() {
   node_ = std::make_unique<router::Node>(config_);
+  node_->setTopology(topology_);
   Status s = node_->init();
   if (!s) throw std::runtime_error("node init: " + s.error().reason + " " + s.error().detail);
   node_->start();

@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "router/node.h"
+#include "topology/topology.h"
 
 namespace xmesh::testing {
 
@@ -17,6 +18,8 @@ class NodeFixture {
   static NodeConfig defaultConfig();
   // Users are added before start() so the store is warm; password = "pw-" + name.
   void addUser(const std::string& name);
+  void setHome(const std::string& user, const std::string& node);
+  void setTopology(std::shared_ptr<const topology::Topology> t) { topology_ = std::move(t); }
   void start();
   int port() const { return config_.listen.c2sPort; }
   router::Node& node() { return *node_; }
@@ -27,6 +30,7 @@ class NodeFixture {
   std::filesystem::path dir_;
   std::unique_ptr<router::Node> node_;
   bool started_ = false;
+  std::shared_ptr<const topology::Topology> topology_;
 };
 
 int freePort();

@@ -7,6 +7,7 @@
 
 #include "tests/integration/node_fixture.h"
 #include "tests/support/xmpp_test_client.h"
+#include "topology/loader.h"
 
 namespace xmesh::testing {
 namespace {
@@ -207,6 +208,33 @@ TEST_F(NodeTest, ConnectionsPerAddressAreCapped) {
   XmppTestClient again;
   ASSERT_TRUE(again.connect(fixture_->port()));
   EXPECT_TRUE(again.openStream()) << "slots are released when connections close";
+}
+
+TEST_F(NodeTest, LoginOnTheWrongNodeIsRedirectedWithSeeOtherHost) {
+  NodeConfig cfg = NodeFixture::defaultConfig();
+  cfg.nodeId = "n1";
+  fixture_ = std::make_unique<NodeFixture>(cfg);
+  std::string toml = "domain = 'localhost'\n[security]\nsecure = false\n"
+                     "[[clusters]]\nid = 'c1'\n"
+                     "[[clusters.nodes]]\nid = 'n1'\nhost = '127.0.0.1'\nc2s_port = " +
+                     std::to_string(fixture_->port()) +
+                     "\n[[clusters.nodes]]\nid = 'n2'\nhost = '127.0.0.3'\nc2s_port = 5999\n"
+                     "[[clusters.groups]]\nid = 'g1'\nnodes = ['n1', 'n2']\n";
+  auto topo = topology::parseTopology(toml);
+  ASSERT_TRUE(topo.isOk()) << topo.error().detail;
+  fixture_->setTopology(std::make_shared<const topology::Topology>(std::move(topo.value())));
+  fixture_->addUser("alice");
+  fixture_->addUser("bob");
+  fixture_->setHome("alice", "n2");
+  fixture_->setHome("bob", "n1");
+  fixture_->start();
+  XmppTestClient a;
+  ASSERT_TRUE(a.connect(fixture_->port()));
+  ASSERT_TRUE(a.openStream() && a.startTls());
+  EXPECT_FALSE(a.authScram("alice", NodeFixture::password("alice")));
+  EXPECT_EQ(a.streamError(), "see-other-host");
+  auto b = online("bob");  // homed here: served here
+  EXPECT_EQ(b->jid(), "bob@localhost/r");
 }
 
 TEST_F(NodeTest, SlowConsumerIsDisconnectedOthersUnaffected) {

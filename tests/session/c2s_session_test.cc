@@ -177,6 +177,25 @@ TEST_F(C2sSessionTest, StoreBusyGivesTemporaryAuthFailure) {
   EXPECT_TRUE(has(r, "<temporary-auth-failure/>")) << r;
 }
 
+TEST_F(C2sSessionTest, UserHomedElsewhereGetsSeeOtherHostAfterAuth) {
+  ASSERT_TRUE(env_.store().setHomeNode("alice", "n2").isOk());
+  ASSERT_TRUE(env_.store().setHomeNode("bob", "n1").isOk());
+  env_.redirects["n2"] = "127.0.0.9:5222";  // n1 is this node: no redirect for it
+  Client a(env_);
+  a.toTls();
+  std::string r = a.scram("alice", "secret");
+  EXPECT_TRUE(has(r, "<see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>127.0.0.9:5222</see-other-host>")) << r;
+  EXPECT_FALSE(has(r, "<success"));
+  EXPECT_TRUE(a.transport().closed);
+  Client b(env_);
+  b.toTls();
+  EXPECT_TRUE(has(b.scram("bob", "secret"), "<success")) << "a user homed here is served here";
+  Client wrong(env_);
+  wrong.toTls();
+  std::string w = wrong.scram("alice", "not-her-password");
+  EXPECT_TRUE(has(w, "<not-authorized/>")) << "no redirect before authentication: " << w;
+}
+
 TEST_F(C2sSessionTest, StanzaBeforeBindIsRefused) {
   Client c(env_);
   c.toTls();

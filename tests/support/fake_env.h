@@ -72,6 +72,11 @@ class FakeEnv : public session::SessionEnv {
   void runOn(uint32_t, std::function<void()> task) override { posted_.push_back(std::move(task)); }
   session::C2sSession* findSession(uint64_t id) override;
   session::SessionEnv& envOf(uint32_t) override { return *this; }
+  std::string seeOtherHost(std::string_view homeNode) const override {
+    auto it = redirects.find(std::string(homeNode));
+    return it == redirects.end() ? std::string() : it->second;
+  }
+  std::map<std::string, std::string> redirects;  // home node -> "host:port" served elsewhere
 
   bool storeAvailable = true;  // false: submitStore refuses (queue full)
   LoopStats stats_;
