@@ -51,7 +51,12 @@ void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     self->handleInput(std::string_view(buf->base, static_cast<size_t>(n)));
     return;
   }
-  if (n < 0) self->closeNow();
+  if (n == UV_EOF) {
+    // Half-close after </stream:stream>: our reply (queued) still goes out.
+    self->closeAfterFlush();
+  } else if (n < 0) {
+    self->closeNow();
+  }
 }
 
 void Connection::handleInput(std::string_view bytes) {
@@ -103,7 +108,9 @@ void Connection::send(std::string_view plaintext) {
 void Connection::startTls() {
   auto t = tls::TlsSession::accept(loop_.tlsContext());
   if (!t.isOk()) {
-    abort(ErrorReason::TlsFailed);
+    // Called from inside the session: close later, never under its stack.
+    loop_.stats().error(ErrorReason::TlsFailed);
+    closeAfterFlush();
     return;
   }
   tls_ = std::move(t.value());

@@ -46,6 +46,9 @@ class Connection final : public session::Transport {
   void abort(ErrorReason why); // close now, dropping queued output
   void rejectWithStreamError(std::string_view condition, std::string_view text);
   bool dirty() const { return dirty_; }
+  // Counted against limits.max_connections_per_address (released on close only if so).
+  void setAdmitted() { admitted_ = true; }
+  bool admitted() const { return admitted_; }
   size_t queuedBytes() const { return wireOut_.size() + plainOut_.size() + inflight_.size(); }
 
  private:
@@ -80,6 +83,7 @@ class Connection final : public session::Transport {
   bool readPaused_ = false;
   bool tlsHandshakeReported_ = false;
   bool tlsShutdownSent_ = false;
+  bool admitted_ = false;
 };
 
 }  // namespace xmesh::router

@@ -40,6 +40,7 @@ const NodeConfig& Loop::config() const { return node_.config(); }
 StanzaRouter& Loop::router() { return node_.router(); }
 session::AuthThrottle& Loop::authThrottle() { return node_.authThrottle(); }
 session::SessionEnv& Loop::envOf(uint32_t loop) { return node_.loop(loop); }
+uint32_t Loop::loopCount() const { return node_.loopCount(); }
 std::string Loop::seeOtherHost(std::string_view homeNode) const { return node_.seeOtherHost(homeNode); }
 int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }
 
@@ -151,6 +152,7 @@ void Loop::onConnection(uv_stream_t* server, int status) {
     conn->abort(ErrorReason::InternalError);
     return;
   }
+  conn->setAdmitted();  // counted from here on, whether or not within the limit
   if (!self->node_.admitAddress(conn->peerAddress())) {
     // Over the per-address limit: the RFC 6120 answer is a stream error (the session
     // writes a header first), then close.
@@ -178,7 +180,7 @@ void Loop::connectionClosed(Connection* c) {
   std::erase(dirty_, c);
   LoopStats::sub(stats_.connections);
   LoopStats::add(stats_.connectionsClosed);
-  node_.releaseAddress(c->peerAddress());
+  if (c->admitted()) node_.releaseAddress(c->peerAddress());
   delete c;
 }
 
@@ -275,6 +277,11 @@ void Loop::deliverLocal(const SessionRef& to, const SharedBytes& bytes, StanzaCl
   // (another resource, or offline storage).
   auto again = std::make_shared<RoutedStanza>(*fallback);
   again->to = again->to.bare();
+  if (++again->reroutes > 1) {
+    // Missed twice (e.g. a directory entry mid-resumption): never loop, store it.
+    if (again->kind == StanzaKind::Message) router().storeOfflineAfterMiss(*this, std::move(again));
+    return;
+  }
   router().route(*this, std::move(again));
 }
 
@@ -300,14 +307,15 @@ void Loop::handleEnvelope(Envelope&& e) {
 
 void Loop::onWake(uv_async_t* a) { static_cast<Loop*>(a->data)->drainInboxes(); }
 
-void Loop::onCheck(uv_check_t* c) {
-  auto* self = static_cast<Loop*>(c->data);
+void Loop::onCheck(uv_check_t* c) { static_cast<Loop*>(c->data)->flushDirty(); }
+
+void Loop::flushDirty() {
   // Flush every connection that produced output this iteration: one write each.
   std::vector<Connection*> dirty;
-  dirty.swap(self->dirty_);
+  dirty.swap(dirty_);
   for (Connection* conn : dirty)
-    if (self->connections_.count(conn)) conn->flush();
-  self->flushOverflow();
+    if (connections_.count(conn)) conn->flush();
+  flushOverflow();
 }
 
 void Loop::onSweep(uv_timer_t* t) { static_cast<Loop*>(t->data)->sweep(); }
@@ -323,6 +331,8 @@ void Loop::sweep() {
   for (Connection* c : connections_) queued += c->queuedBytes();
   stats_.outputQueuedBytes.store(queued, std::memory_order_relaxed);
   for (uint64_t id : done) owned_.erase(id);
+  // Output made by the sweep (timeouts, <r/>, releases) goes now, not after the next poll.
+  flushDirty();
 }
 
 }  // namespace xmesh::router

@@ -67,6 +67,7 @@ class Loop final : public session::SessionEnv {
   StanzaRouter& router() override;
   session::AuthThrottle& authThrottle() override;
   uint32_t loopIndex() const override { return index_; }
+  uint32_t loopCount() const override;
   SessionRef registerSession(session::C2sSession* s) override;
   void unregisterSession(const SessionRef& ref) override;
   void runOn(uint32_t loop, std::function<void()> task) override;
@@ -90,6 +91,7 @@ class Loop final : public session::SessionEnv {
                     const std::shared_ptr<const RoutedStanza>& fallback);
   void enqueueRemote(uint32_t dest, Envelope&& e);
   void flushOverflow();
+  void flushDirty();
   void sweep();
 
   Node& node_;

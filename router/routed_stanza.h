@@ -19,6 +19,10 @@ struct RoutedStanza {
   jid::Jid from;
   jid::Jid to;
   SharedBytes bytes;
+  // Times the stanza was re-routed because its target session vanished in flight. A
+  // second miss goes to offline storage instead of the directory, so a stale entry can
+  // never make delivery loop.
+  uint8_t reroutes = 0;
 };
 
 StanzaKind kindOf(std::string_view elementName);

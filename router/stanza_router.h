@@ -47,6 +47,11 @@ class StanzaRouter {
   void pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,
                   bool removed);
 
+  // A message whose target vanished twice in flight: straight to offline storage.
+  void storeOfflineAfterMiss(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+    storeOffline(env, std::move(s));
+  }
+
   // Directed presence record for unavailable-at-close.
   void recordDirected(const jid::Jid& fromFull, const SessionRef& self, const std::string& to,
                       bool available);

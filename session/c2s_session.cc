@@ -460,14 +460,31 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
     }
     // Resource conflict: RFC 6120 7.7.2.2 lets the server assign another resource
     // instead of terminating the existing session; xmesh does that.
-    while (u.findResource(resource))
-      resource += "-" + sasl::base64Encode(sasl::randomBytes(3));
+    while (u.findResource(resource)) {
+      std::string suffix = "-" + sasl::base64Encode(sasl::randomBytes(3));
+      for (char& c : suffix)
+        if (c == '/' || c == '+') c = '-';
+      // Stay within the 1023-byte resource limit whatever the client asked for.
+      if (resource.size() + suffix.size() > jid::kMaxPartBytes) resource.resize(jid::kMaxPartBytes - suffix.size());
+      resource += suffix;
+    }
     router::ResourceEntry e;
     e.resource = resource;
     e.ref = ref_;
     u.resources.push_back(std::move(e));
   });
-  jid_ = jid::Jid::parse(bare + "/" + resource).value();
+  auto full = jid::Jid::parse(bare + "/" + resource);
+  if (!full.isOk()) {
+    // Cannot happen with a prepped resource within the limit; refuse rather than crash.
+    env_.router().directory().write(bare, [&](router::UserEntry& u) {
+      std::erase_if(u.resources, [&](const router::ResourceEntry& r) { return r.ref == ref_; });
+    });
+    xml::Stanza fake;
+    fake.name = "iq";
+    fake.id = iqId;
+    return sendStanzaError(fake, "bad-request", "invalid resource");
+  }
+  jid_ = std::move(full.value());
   bound_ = true;
   phase_ = Phase::Bound;
   state_ = SessionState::Active;

@@ -50,6 +50,37 @@ bool parseTo(const xml::Stanza& s, std::optional<jid::Jid>* to) {
   return true;
 }
 
+// Unacknowledged messages of a session that ends go back to offline storage, keyed by
+// user so they queue behind earlier writes and ahead of the next login's fetch.
+void storeUnackedOffline(SessionEnv& env, const std::string& user, StreamManagement& sm) {
+  std::vector<std::string> msgs;
+  for (const auto& u : sm.unacked())
+    if (u.offlineId == 0 && u.bytes->compare(0, 8, "<message") == 0) msgs.push_back(*u.bytes);
+  if (msgs.empty()) return;
+  std::string domain = env.config().domain;
+  size_t maxPerUser = env.config().limits.maxOfflinePerUser;
+  int64_t nowMs = env.nowMs();
+  bool queued = env.submitStore([user, msgs = std::move(msgs), domain, maxPerUser, nowMs](store::Store& st) {
+    for (const auto& m : msgs)
+      (void)st.pushOffline(user, router::withDelayStamp(m, domain, nowMs), nowMs, maxPerUser);
+  }, user);
+  if (!queued) log::error("c2s", "unacked-messages-dropped-store-busy", {{"user", user}});
+}
+
+// A session handed over for resumption whose new connection is already gone: the user
+// goes unavailable and what it never acknowledged is stored, as on any session end.
+void releaseOrphanedGrant(SessionEnv& env, ResumeGrant& g, const router::SessionRef& ref) {
+  if (g.available) {
+    env.router().broadcastPresence(env, g.jid, ref,
+                                   router::makeShared(router::buildPresence(g.jid.full(), {}, "unavailable")),
+                                   false, 0);
+  }
+  env.router().directory().write(g.jid.bareString(), [&](router::UserEntry& u) {
+    std::erase_if(u.resources, [&](const router::ResourceEntry& r) { return r.ref == ref; });
+  });
+  storeUnackedOffline(env, g.jid.local(), g.sm);
+}
+
 }  // namespace
 
 void C2sSession::countIn(StanzaClass c) {
@@ -317,7 +348,9 @@ void C2sSession::handleResume(const xml::Stanza& s) {
   uint32_t loop = 0;
   uint64_t oldId = 0;
   auto r = std::from_chars(hv.data(), hv.data() + hv.size(), h);
-  if (hv.empty() || r.ec != std::errc() || !parseSmId(previd, &loop, &oldId)) {
+  // The loop index comes from the client: never trust it as an array index.
+  if (hv.empty() || r.ec != std::errc() || !parseSmId(previd, &loop, &oldId) ||
+      loop >= env_.loopCount()) {
     return sendRaw("<failed xmlns='urn:xmpp:sm:3'><item-not-found "
                    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
   }
@@ -341,9 +374,13 @@ void C2sSession::handleResume(const xml::Stanza& s) {
     }
     // std::function needs a copyable capture; the grant owns a move-only SM queue.
     auto g = grant ? std::make_shared<ResumeGrant>(std::move(*grant)) : nullptr;
-    there.runOn(myLoop, [home, myId, h, previd, g] {
+    there.runOn(myLoop, [home, myId, h, previd, g, newRef] {
       C2sSession* self = home->findSession(myId);
-      if (!self) return;  // the new connection died meanwhile; the old state is gone
+      if (!self) {
+        // The new connection died meanwhile: end the taken-over session properly.
+        if (g) releaseOrphanedGrant(*home, *g, newRef);
+        return;
+      }
       if (!g) return self->failResume("item-not-found");
       self->completeResume(std::move(*g), h, previd);
     });
@@ -423,24 +460,13 @@ void C2sSession::releaseSession(bool broadcastUnavailable) {
     std::string bytes = router::buildPresence(jid_.full(), {}, "unavailable");
     env_.router().broadcastPresence(env_, jid_, ref_, router::makeShared(std::move(bytes)), false, 0);
   }
-  // Messages this stream never acknowledged go back to offline storage, so a dropped
-  // connection loses nothing the sender was told was accepted.
-  std::vector<std::string> unackedMessages;
-  for (const auto& u : sm_.unacked())
-    if (u.offlineId == 0 && u.bytes->compare(0, 8, "<message") == 0) unackedMessages.push_back(*u.bytes);
-  sm_ = StreamManagement{};
   env_.router().directory().write(jid_.bareString(), [&](router::UserEntry& u) {
     std::erase_if(u.resources, [&](const router::ResourceEntry& r) { return r.ref == ref_; });
   });
-  if (!unackedMessages.empty()) {
-    std::string domain = env_.config().domain;
-    size_t maxPerUser = env_.config().limits.maxOfflinePerUser;
-    int64_t nowMs = now();
-    (void)env_.submitStore([user = username_, msgs = std::move(unackedMessages), domain, maxPerUser, nowMs](store::Store& st) {
-      for (const auto& m : msgs)
-        (void)st.pushOffline(user, router::withDelayStamp(m, domain, nowMs), nowMs, maxPerUser);
-    });
-  }
+  // Messages this stream never acknowledged go back to offline storage, so a dropped
+  // connection loses nothing the sender was told was accepted.
+  storeUnackedOffline(env_, username_, sm_);
+  sm_ = StreamManagement{};
   bound_ = false;
 }
 

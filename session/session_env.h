@@ -20,6 +20,7 @@ class SessionEnv : public router::RouterEnv {
   virtual router::StanzaRouter& router() = 0;
   virtual AuthThrottle& authThrottle() = 0;
   virtual uint32_t loopIndex() const = 0;
+  virtual uint32_t loopCount() const = 0;
   // Local registry: deliveries addressed to a SessionRef of this loop find the session.
   virtual router::SessionRef registerSession(C2sSession* s) = 0;
   virtual void unregisterSession(const router::SessionRef& ref) = 0;

@@ -196,6 +196,30 @@ TEST_F(C2sSessionTest, UserHomedElsewhereGetsSeeOtherHostAfterAuth) {
   EXPECT_TRUE(has(w, "<not-authorized/>")) << "no redirect before authentication: " << w;
 }
 
+TEST_F(C2sSessionTest, ResumeNamingANonexistentLoopFailsCleanly) {
+  Client c(env_);
+  c.toTls();
+  ASSERT_TRUE(has(c.scram("alice", "secret"), "<success"));
+  c.feed(kHeader);
+  std::string r = c.feed("<resume xmlns='urn:xmpp:sm:3' previd='999.1.abc' h='0'/>");
+  EXPECT_TRUE(has(r, "<failed") && has(r, "item-not-found")) << r;
+  EXPECT_FALSE(c.transport().closed);
+}
+
+TEST_F(C2sSessionTest, ResourceConflictAtTheLengthLimitStaysValid) {
+  std::string longRes(1023, 'r');
+  Client a(env_), b(env_);
+  a.login("alice", "secret", longRes);
+  b.toTls();
+  ASSERT_TRUE(has(b.scram("alice", "secret"), "<success"));
+  b.feed(kHeader);
+  std::string r = b.feed("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
+                         longRes + "</resource></bind></iq>");
+  ASSERT_TRUE(has(r, "<jid>")) << r.substr(0, 200);
+  EXPECT_NE(b.session().jid().resource(), longRes);
+  EXPECT_LE(b.session().jid().resource().size(), 1023u);
+}
+
 TEST_F(C2sSessionTest, StanzaBeforeBindIsRefused) {
   Client c(env_);
   c.toTls();

@@ -67,6 +67,7 @@ class FakeEnv : public session::SessionEnv {
   router::StanzaRouter& router() override { return router_; }
   session::AuthThrottle& authThrottle() override { return throttle_; }
   uint32_t loopIndex() const override { return 0; }
+  uint32_t loopCount() const override { return 1; }
   router::SessionRef registerSession(session::C2sSession* s) override;
   void unregisterSession(const router::SessionRef& ref) override { sessions_.erase(ref.id); }
   void runOn(uint32_t, std::function<void()> task) override { posted_.push_back(std::move(task)); }
