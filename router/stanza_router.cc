@@ -487,6 +487,10 @@ void StanzaRouter::recordDirected(const jid::Jid& fromFull, const SessionRef& se
     ResourceEntry* me = u.findSession(self);
     if (!me) return;
     std::erase(me->directedTo, to);
+    // Bounded: a client could otherwise grow this (and the unavailable storm at close)
+    // without limit under the shard lock. Past the cap the oldest recipient is forgotten.
+    constexpr size_t kMaxDirected = 256;
+    if (available && me->directedTo.size() >= kMaxDirected) me->directedTo.erase(me->directedTo.begin());
     if (available) me->directedTo.push_back(to);
   });
 }

@@ -441,7 +441,7 @@ void C2sSession::handleBindIq(const xml::Stanza& s) {
       }
       self->resumeInput();
     });
-  });
+  }, username_);
   if (!queued) {
     phase_ = Phase::WaitFeatureRequest;
     resumeInput();

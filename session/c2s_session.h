@@ -33,6 +33,7 @@ struct ResumeGrant {
   StreamManagement sm;
   std::string smId;
   bool available = false;
+  std::unordered_set<int64_t> offlineSeen;  // offline ids already in the SM queue
 };
 
 class C2sSession : public xml::StreamHandler {

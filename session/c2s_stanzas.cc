@@ -333,7 +333,7 @@ void C2sSession::handleSm(const xml::Stanza& s) {
     if (!offlineAcked.empty())
       (void)env_.submitStore([user = username_, ids = std::move(offlineAcked)](store::Store& store) {
         (void)store.deleteOffline(user, ids);
-      });
+      }, username_);
     return;
   }
   if (s.name == "resume") return failStream("policy-violation", "already bound");
@@ -394,6 +394,7 @@ std::optional<ResumeGrant> C2sSession::takeForResume(const std::string& username
   g.sm = std::move(sm_);
   g.smId = smId_;
   g.available = available_;
+  g.offlineSeen = std::move(offlineSeen_);
   sm_ = StreamManagement{};
   // The old session ends silently: its resource now belongs to the new stream.
   if (transport_) {
@@ -416,6 +417,7 @@ void C2sSession::completeResume(ResumeGrant grant, uint32_t clientH, std::string
   jid_ = std::move(grant.jid);
   smId_ = std::move(grant.smId);
   available_ = grant.available;
+  offlineSeen_ = std::move(grant.offlineSeen);
   sm_.adopt(std::move(grant.sm));
   std::vector<int64_t> offlineAcked;
   Status st = sm_.onAck(clientH, [&](const StreamManagement::Unacked& u) {
@@ -431,7 +433,7 @@ void C2sSession::completeResume(ResumeGrant grant, uint32_t clientH, std::string
   if (!offlineAcked.empty())
     (void)env_.submitStore([user = username_, ids = std::move(offlineAcked)](store::Store& store) {
       (void)store.deleteOffline(user, ids);
-    });
+    }, username_);
   sendRaw("<resumed xmlns='urn:xmpp:sm:3' h='" + std::to_string(sm_.inboundHandled()) +
           "' previd='" + previd + "'/>");
   for (const auto& u : sm_.unacked()) sendRaw(*u.bytes);
