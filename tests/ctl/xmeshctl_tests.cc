@@ -9,28 +9,15 @@
 #include <sstream>
 
 #include "sasl/credentials.h"
+#include "tests/ctl/ctl_runner.h"
 #include "store/sqlite_store.h"
 
 namespace xmesh::ctl {
 namespace {
 
-struct CtlRun {
-  int exitCode = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::CtlRun;
+using testing::quote;
+using testing::slurp;
 
 class XmeshctlTest : public ::testing::Test {
  protected:
