@@ -273,6 +273,10 @@ void Loop::deliverLocal(const SessionRef& to, const SharedBytes& bytes, StanzaCl
     return;
   }
   if (!fallback) return;
+  if (fallback->kind == StanzaKind::Iq) {
+    router().bounceServiceUnavailable(*this, *fallback);
+    return;
+  }
   // The session left while the stanza was in flight: route it again to the bare JID
   // (another resource, or offline storage).
   auto again = std::make_shared<RoutedStanza>(*fallback);

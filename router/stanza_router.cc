@@ -176,7 +176,8 @@ void StanzaRouter::routeIq(RouterEnv& env, std::shared_ptr<const RoutedStanza> s
         if (r.resource == s->to.resource() && routable(r)) target = r.ref;
     });
     if (target) {
-      env.deliver(*target, s->bytes, StanzaClass::Iq);
+      // A request whose target leaves in flight is answered, not dropped (RFC 6120 8.2.3).
+      env.deliver(*target, s->bytes, StanzaClass::Iq, isRequest ? s : nullptr);
       return;
     }
   }
@@ -479,6 +480,17 @@ void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,
       if (!(r.ref == self) && r.available && routable(r) && r.lastPresence) replies.push_back(r.lastPresence);
   });
   for (auto& b : replies) env.deliver(self, b, StanzaClass::Presence);
+}
+
+void StanzaRouter::closeDirected(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self) {
+  std::vector<std::string> directed;
+  directory_.write(fromFull.bareString(), [&](UserEntry& u) {
+    if (ResourceEntry* me = u.findSession(self)) directed.swap(me->directedTo);
+  });
+  for (const auto& d : directed) {
+    auto dj = jid::Jid::parse(d);
+    if (dj.isOk()) route(env, serverPresence(fromFull, dj.value(), "unavailable"));
+  }
 }
 
 void StanzaRouter::recordDirected(const jid::Jid& fromFull, const SessionRef& self,

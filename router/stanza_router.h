@@ -47,6 +47,15 @@ class StanzaRouter {
   void pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,
                   bool removed);
 
+  // An IQ request whose target session vanished in flight.
+  void bounceServiceUnavailable(RouterEnv& env, const RoutedStanza& s) {
+    bounce(env, s, "service-unavailable");
+  }
+
+  // Unavailable presence to the directed-presence recipients of a session that closes
+  // without ever having broadcast presence (RFC 6121 4.6.3).
+  void closeDirected(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self);
+
   // A message whose target vanished twice in flight: straight to offline storage.
   void storeOfflineAfterMiss(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
     storeOffline(env, std::move(s));

@@ -461,6 +461,8 @@ void C2sSession::releaseSession(bool broadcastUnavailable) {
   if (broadcastUnavailable && available_) {
     std::string bytes = router::buildPresence(jid_.full(), {}, "unavailable");
     env_.router().broadcastPresence(env_, jid_, ref_, router::makeShared(std::move(bytes)), false, 0);
+  } else if (broadcastUnavailable) {
+    env_.router().closeDirected(env_, jid_, ref_);
   }
   env_.router().directory().write(jid_.bareString(), [&](router::UserEntry& u) {
     std::erase_if(u.resources, [&](const router::ResourceEntry& r) { return r.ref == ref_; });

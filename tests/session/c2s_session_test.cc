@@ -220,6 +220,23 @@ TEST_F(C2sSessionTest, ResourceConflictAtTheLengthLimitStaysValid) {
   EXPECT_LE(b.session().jid().resource().size(), 1023u);
 }
 
+TEST_F(C2sSessionTest, DirectedPresenceRecipientGetsUnavailableAtClose) {
+  Client b(env_);
+  b.login("bob", "secret", "desk");
+  b.feed("<presence/>");
+  b.take();
+  {
+    Client a(env_);
+    a.login("alice", "secret");
+    // Alice never broadcasts presence; she only tells bob's resource she is there.
+    a.feed("<presence to='bob@localhost/desk'/>");
+    EXPECT_TRUE(has(b.take(), "from='alice@localhost/r'"));
+    a.session().onDisconnect();
+  }
+  std::string r = b.take();
+  EXPECT_TRUE(has(r, "type='unavailable'") && has(r, "from='alice@localhost/r'")) << r;
+}
+
 TEST_F(C2sSessionTest, StanzaBeforeBindIsRefused) {
   Client c(env_);
   c.toTls();
