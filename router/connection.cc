@@ -73,9 +73,10 @@ void Connection::handleInput(std::string_view bytes) {
   }
   if (!st.isOk()) {
     // Plaintext injected after STARTTLS, or a broken handshake: no XMPP error can be
-    // sent on a stream that is not TLS any more; close after the alert.
+    // sent on a stream that is not TLS any more; close after the alert. Input arriving
+    // after we began closing (our close_notify is out) is not a failure worth counting.
     log::debug("c2s", "tls-failed", {{"peer", peer_}, {"detail", st.error().detail}});
-    loop_.stats().error(ErrorReason::TlsFailed);
+    if (!closing_) loop_.stats().error(ErrorReason::TlsFailed);
     closeAfterFlush();
     return;
   }
@@ -149,7 +150,12 @@ void Connection::flush() {
   if (tls_ && !plainOut_.empty()) {
     Status st = tls_->write(plainOut_);
     plainOut_.clear();
-    if (!st.isOk()) return abort(ErrorReason::TlsFailed);
+    if (!st.isOk()) {
+      // The peer already sent close_notify (a client closing its stream): our reply
+      // cannot go out, which is the normal end of a connection, not a TLS failure.
+      if (closing_ || tls_->peerClosed()) return closeNow();
+      return abort(ErrorReason::TlsFailed);
+    }
   }
   if (tls_ && closing_ && !tlsShutdownSent_) {
     tlsShutdownSent_ = true;
