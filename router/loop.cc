@@ -283,7 +283,7 @@ void Loop::deliverLocal(const SessionRef& to, const SharedBytes& bytes, StanzaCl
   again->to = again->to.bare();
   if (++again->reroutes > 1) {
     // Missed twice (e.g. a directory entry mid-resumption): never loop, store it.
-    if (again->kind == StanzaKind::Message) router().storeOfflineAfterMiss(*this, std::move(again));
+    if (again->kind == StanzaKind::Message) router().storeOffline(*this, std::move(again));
     return;
   }
   router().route(*this, std::move(again));

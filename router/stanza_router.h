@@ -56,10 +56,10 @@ class StanzaRouter {
   // without ever having broadcast presence (RFC 6121 4.6.3).
   void closeDirected(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self);
 
-  // A message whose target vanished twice in flight: straight to offline storage.
-  void storeOfflineAfterMiss(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
-    storeOffline(env, std::move(s));
-  }
+  // Stores a message for its (bare) recipient, bouncing an error to the sender if the
+  // user does not exist or the store refuses it. Also used directly for a message whose
+  // target vanished twice in flight.
+  void storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
 
   // Directed presence record for unavailable-at-close.
   void recordDirected(const jid::Jid& fromFull, const SessionRef& self, const std::string& to,
@@ -74,7 +74,6 @@ class StanzaRouter {
   void routeIq(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
   void inboundSubscription(RouterEnv& env, std::shared_ptr<const RoutedStanza> s,
                            roster::Event event);
-  void storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
   void bounce(RouterEnv& env, const RoutedStanza& s, std::string_view condition);
   // Targets for a stanza addressed to `to` (full or bare) per the policy above.
   std::vector<SessionRef> messageTargets(const RoutedStanza& s, bool* userOnline) const;
