@@ -23,6 +23,11 @@ struct RoutedStanza {
   // second miss goes to offline storage instead of the directory, so a stale entry can
   // never make delivery loop.
   uint8_t reroutes = 0;
+  // The mesh node this stanza arrived from over an r2r link; -1 when a local session
+  // sent it. Such a stanza is never forwarded again: it is delivered here, stored here
+  // or bounced, so a stale directory can never bounce it between nodes.
+  int16_t viaNode = -1;
+  bool fromMesh() const { return viaNode >= 0; }
 };
 
 StanzaKind kindOf(std::string_view elementName);

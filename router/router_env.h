@@ -29,6 +29,10 @@ class RouterEnv {
   virtual void offlineArrived(const SessionRef& session) = 0;
   // Runs `fn` on this loop later; callable from any thread (store completions).
   virtual void post(std::function<void()> fn) = 0;
+  // This loop's index, and a task for another loop (cross-loop hand-off through the
+  // loop queues; still asynchronous when `loop` is this one).
+  virtual uint32_t loopIndex() const = 0;
+  virtual void runOn(uint32_t loop, std::function<void()> task) = 0;
   virtual LoopStats& stats() = 0;
   virtual int64_t nowMs() const = 0;
 };

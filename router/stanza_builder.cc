@@ -96,6 +96,17 @@ std::string buildPresence(std::string_view from, std::string_view to, std::strin
   return out;
 }
 
+std::string withToAttribute(std::string_view bytes, std::string_view to) {
+  size_t nameEnd = bytes.find_first_of(" />", 1);
+  if (bytes.empty() || bytes[0] != '<' || nameEnd == std::string_view::npos) return std::string(bytes);
+  std::string out;
+  out.reserve(bytes.size() + to.size() + 8);
+  out.append(bytes.substr(0, nameEnd));
+  attr(out, "to", to);
+  out.append(bytes.substr(nameEnd));
+  return out;
+}
+
 std::string withDelayStamp(std::string_view bytes, std::string_view fromDomain, int64_t stampMs) {
   std::time_t secs = static_cast<std::time_t>(stampMs / 1000);
   std::tm tm{};

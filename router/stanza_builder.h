@@ -24,6 +24,10 @@ void appendRosterItem(std::string& out, const RosterEntry& item, bool removed);
 // A presence stanza the server generates (subscription replies, unavailable on close).
 std::string buildPresence(std::string_view from, std::string_view to, std::string_view type);
 
+// A stanza of ours (serialized by the server, no `to` on its root) with ` to='...'`
+// inserted after the element name: broadcast presence replayed to one addressee.
+std::string withToAttribute(std::string_view bytes, std::string_view to);
+
 // XEP-0203 delayed-delivery stamp inserted before the closing tag of a stored message.
 std::string withDelayStamp(std::string_view messageBytes, std::string_view fromDomain,
                            int64_t stampMs);

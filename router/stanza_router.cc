@@ -74,6 +74,12 @@ void StanzaRouter::route(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) 
     if (s->type != "error" && s->type != "result") bounce(env, *s, "remote-server-not-found");
     return;
   }
+  if (mesh_ && !s->fromMesh() && !s->to.local().empty()) {
+    if (auto node = mesh_->remoteServer(s->to.local())) {
+      mesh_->forward(env, *node, std::move(s));
+      return;
+    }
+  }
   switch (s->kind) {
     case StanzaKind::Message: return routeMessage(env, std::move(s));
     case StanzaKind::Presence: return routePresence(env, std::move(s));
@@ -192,7 +198,11 @@ void StanzaRouter::routePresence(RouterEnv& env, std::shared_ptr<const RoutedSta
     inboundSubscription(env, std::move(s), event);
     return;
   }
-  if (s->type == "probe") return;  // clients must not probe; the server probes itself
+  if (s->type == "probe") {
+    // Clients must not probe (the session drops theirs); servers of the mesh do.
+    if (s->fromMesh()) answerRemoteProbe(env, *s);
+    return;
+  }
   if (s->type == "error") {
     // Presence errors go to the full JID only.
   }
@@ -354,8 +364,9 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
     p->bytes = std::move(bytes);
     route(env, p);
   };
+  // Broadcast bytes carry no `to`; a copy for one contact names it (the mesh needs it).
   if (outcome.sendPresenceToContact)
-    for (auto& b : ownPresences) sendToContact(b);
+    for (auto& b : ownPresences) sendToContact(makeShared(withToAttribute(*b, contactBare)));
   if (outcome.sendUnavailableToContact)
     for (auto& r : ownResources)
       sendToContact(makeShared(buildPresence(userBare + "/" + r, contactBare, "unavailable")));
@@ -452,7 +463,19 @@ void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,
     });
     for (const auto& t : targets) env.deliver(t, bytes, StanzaClass::Presence);
   };
-  for (const auto& c : subscribers) fanOut(c);
+  // Subscribers served by other nodes get one copy per node, with its recipient list.
+  std::vector<std::pair<topology::NodeIndex, std::vector<std::string>>> remote;
+  for (const auto& c : subscribers) {
+    auto node = remoteServerOfBare(c);
+    if (!node) {
+      fanOut(c);
+      continue;
+    }
+    auto it = std::find_if(remote.begin(), remote.end(), [&](const auto& r) { return r.first == *node; });
+    if (it == remote.end()) it = remote.insert(remote.end(), {*node, {}});
+    it->second.push_back(c);
+  }
+  for (auto& [node, recipients] : remote) mesh_->forwardFanout(env, node, std::move(recipients), bytes);
   for (const auto& t : ownOthers) env.deliver(t, bytes, StanzaClass::Presence);
   // Directed presence recipients that are not subscribers get the unavailable too.
   for (const auto& d : directed) {
@@ -468,6 +491,12 @@ void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,
   // is replayed to the new session. The user's own other resources are replayed too.
   std::vector<SharedBytes> replies;
   for (const auto& c : probes) {
+    if (auto node = remoteServerOfBare(c)) {
+      // The contact's node answers with its presences (answerRemoteProbe there).
+      auto probe = serverPresence(fromFull, jid::Jid::parse(c).value(), "probe");
+      mesh_->forward(env, *node, std::move(probe));
+      continue;
+    }
     directory_.read(c, [&](const UserEntry* u) {
       if (!u) return;
       for (const auto& r : u->resources)
@@ -527,7 +556,57 @@ void StanzaRouter::bounce(RouterEnv& env, const RoutedStanza& s, std::string_vie
     for (const auto& r : u->resources)
       if (r.resource == s.from.resource()) target = r.ref;
   });
-  if (target) env.deliver(*target, reply->bytes, classOf(s.kind));
+  if (target) {
+    env.deliver(*target, reply->bytes, classOf(s.kind));
+    return;
+  }
+  // The sender is served by another node (the stanza came over the mesh): send it back.
+  if (mesh_)
+    if (auto node = mesh_->remoteServer(s.from.local())) mesh_->forward(env, *node, std::move(reply));
+}
+
+std::optional<topology::NodeIndex> StanzaRouter::remoteServerOfBare(std::string_view bare) const {
+  if (!mesh_) return std::nullopt;
+  size_t at = bare.find('@');
+  if (at == std::string_view::npos || bare.substr(at + 1) != config_.domain) return std::nullopt;
+  return mesh_->remoteServer(bare.substr(0, at));
+}
+
+void StanzaRouter::deliverFanout(RouterEnv& env, const std::vector<std::string>& recipients,
+                                 const SharedBytes& presence) {
+  std::vector<SessionRef> targets;
+  for (const auto& bare : recipients) {
+    directory_.read(bare, [&](const UserEntry* u) {
+      if (!u) return;
+      for (const auto& r : u->resources)
+        if (r.available && routable(r)) targets.push_back(r.ref);
+    });
+  }
+  for (const auto& t : targets) env.deliver(t, presence, StanzaClass::Presence);
+}
+
+void StanzaRouter::answerRemoteProbe(RouterEnv& env, const RoutedStanza& probe) {
+  const std::string prober = probe.from.bareString();
+  std::vector<SharedBytes> presences;
+  directory_.read(probe.to.bareString(), [&](const UserEntry* u) {
+    if (!u || !u->rosterLoaded) return;
+    bool allowed = false;
+    for (const auto& item : u->roster)
+      if (item.contact == std::string_view(prober))
+        allowed = item.state.sub == roster::Sub::From || item.state.sub == roster::Sub::Both;
+    if (!allowed) return;
+    for (const auto& r : u->resources)
+      if (r.available && routable(r) && r.lastPresence) presences.push_back(r.lastPresence);
+  });
+  for (const auto& p : presences) {
+    auto reply = std::make_shared<RoutedStanza>();
+    reply->kind = StanzaKind::Presence;
+    reply->name = "presence";
+    reply->from = probe.to.bare();
+    reply->to = probe.from;
+    reply->bytes = makeShared(withToAttribute(*p, probe.from.full()));
+    route(env, std::move(reply));
+  }
 }
 
 }  // namespace xmesh::router

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "router/directory.h"
+#include "router/mesh_routes.h"
 #include "router/routed_stanza.h"
 #include "router/router_env.h"
 
@@ -52,6 +53,11 @@ class StanzaRouter {
     bounce(env, s, "service-unavailable");
   }
 
+  // An error reply for `s` to its sender, local or on another node.
+  void bounceWith(RouterEnv& env, const RoutedStanza& s, std::string_view condition) {
+    bounce(env, s, condition);
+  }
+
   // Unavailable presence to the directed-presence recipients of a session that closes
   // without ever having broadcast presence (RFC 6121 4.6.3).
   void closeDirected(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self);
@@ -64,6 +70,13 @@ class StanzaRouter {
   // Directed presence record for unavailable-at-close.
   void recordDirected(const jid::Jid& fromFull, const SessionRef& self, const std::string& to,
                       bool available);
+
+  // The mesh, when this node is part of one (set before traffic starts). Stanzas for
+  // users served by another node go there; presence fans out once per node.
+  void setMesh(MeshRoutes* mesh) { mesh_ = mesh; }
+  // A presence that arrived from another node for several users served here.
+  void deliverFanout(RouterEnv& env, const std::vector<std::string>& recipientsBare,
+                     const SharedBytes& presence);
 
   const std::string& domain() const { return config_.domain; }
   Directory& directory() { return directory_; }
@@ -78,9 +91,15 @@ class StanzaRouter {
   // Targets for a stanza addressed to `to` (full or bare) per the policy above.
   std::vector<SessionRef> messageTargets(const RoutedStanza& s, bool* userOnline) const;
   std::string nextPushId();
+  // The other node serving the user of a bare JID string ("user@domain"), if any.
+  std::optional<topology::NodeIndex> remoteServerOfBare(std::string_view bare) const;
+  // A probe from another node: the contact's available presences go back to the prober
+  // if the contact's roster lets the prober see them.
+  void answerRemoteProbe(RouterEnv& env, const RoutedStanza& probe);
 
   const NodeConfig& config_;
   Directory& directory_;
+  MeshRoutes* mesh_ = nullptr;
   std::atomic<uint64_t> pushCounter_{0};
 };
 

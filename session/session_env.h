@@ -19,13 +19,10 @@ class SessionEnv : public router::RouterEnv {
   virtual const NodeConfig& config() const = 0;
   virtual router::StanzaRouter& router() = 0;
   virtual AuthThrottle& authThrottle() = 0;
-  virtual uint32_t loopIndex() const = 0;
   virtual uint32_t loopCount() const = 0;
   // Local registry: deliveries addressed to a SessionRef of this loop find the session.
   virtual router::SessionRef registerSession(C2sSession* s) = 0;
   virtual void unregisterSession(const router::SessionRef& ref) = 0;
-  // Runs `task` on loop `loop` (cross-loop hand-off through the loop queues).
-  virtual void runOn(uint32_t loop, std::function<void()> task) = 0;
   // Finds a session of this loop (only valid on this loop).
   virtual C2sSession* findSession(uint64_t id) = 0;
   // The env of another loop, to be used only from inside a task running on that loop.

@@ -46,6 +46,22 @@ CREATE TABLE IF NOT EXISTS offline(
 );
 CREATE INDEX IF NOT EXISTS offline_by_user ON offline(username, id);
 )sql",
+    // 1 -> 2: a directory version bumped by triggers, so every node sharing the database
+    // notices user and home changes made by xmeshctl or another node with one cheap read.
+    R"sql(
+CREATE TABLE IF NOT EXISTS directory_version(
+  id INTEGER PRIMARY KEY CHECK(id = 1),
+  version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO directory_version(id, version) VALUES(1, 0);
+CREATE TRIGGER IF NOT EXISTS users_directory_insert AFTER INSERT ON users
+BEGIN UPDATE directory_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS users_directory_delete AFTER DELETE ON users
+BEGIN UPDATE directory_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS users_directory_home AFTER UPDATE OF home_node ON users
+WHEN old.home_node IS NOT new.home_node
+BEGIN UPDATE directory_version SET version = version + 1 WHERE id = 1; END;
+)sql",
 };
 
 Result<int> readVersion(sqlite3* db) {

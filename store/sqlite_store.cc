@@ -75,6 +75,8 @@ class SqliteStore final : public Store {
   Status setHomeNode(std::string_view username, std::string_view node) override;
   Result<std::vector<std::string>> listUsers(size_t limit, std::string_view after) override;
   Result<uint64_t> countUsers() override;
+  Result<std::vector<UserHomeRow>> listHomes(size_t limit, std::string_view after) override;
+  Result<int64_t> directoryVersion() override;
   Result<std::vector<RosterItem>> getRoster(std::string_view username) override;
   Status putRosterItem(std::string_view username, const RosterItem& item) override;
   Status removeRosterItem(std::string_view username, std::string_view contact) override;
@@ -89,7 +91,7 @@ class SqliteStore final : public Store {
  private:
   struct Statements {
     Stmt getUser, addUser, delUser, delRoster, delReverse, delOffline, setSecrets, setHome;
-    Stmt listUsers, countUsers, getRoster, putRoster, delRosterItem;
+    Stmt listUsers, countUsers, listHomes, dirVersion, getRoster, putRoster, delRosterItem;
     Stmt countOffline, pushOffline, peekOffline, delOfflineId, importUser, health;
   };
 
@@ -116,6 +118,10 @@ Status SqliteStore::prepareAll() {
       {&s.setHome, "UPDATE users SET home_node = ?2 WHERE username = ?1"},
       {&s.listUsers, "SELECT username FROM users WHERE username > ?1 ORDER BY username LIMIT ?2"},
       {&s.countUsers, "SELECT count(*) FROM users"},
+      {&s.listHomes,
+       "SELECT username, home_node FROM users WHERE username > ?1 AND home_node <> '' "
+       "ORDER BY username LIMIT ?2"},
+      {&s.dirVersion, "SELECT version FROM directory_version WHERE id = 1"},
       {&s.getRoster,
        "SELECT contact, name, sub, ask_out, pending_in, groups FROM roster WHERE username = ?1 "
        "ORDER BY contact"},
@@ -214,6 +220,23 @@ Result<std::vector<std::string>> SqliteStore::listUsers(size_t limit, std::strin
   while ((rc = u.step()) == SQLITE_ROW) out.push_back(u.columnText(0));
   if (rc != SQLITE_DONE) return sqlite::toError(db_, rc, "listUsers");
   return out;
+}
+
+Result<std::vector<UserHomeRow>> SqliteStore::listHomes(size_t limit, std::string_view after) {
+  Use u(stmts_->listHomes);
+  u.text(1, after).integer(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<UserHomeRow> out;
+  int rc;
+  while ((rc = u.step()) == SQLITE_ROW) out.push_back(UserHomeRow{u.columnText(0), u.columnText(1)});
+  if (rc != SQLITE_DONE) return sqlite::toError(db_, rc, "listHomes");
+  return out;
+}
+
+Result<int64_t> SqliteStore::directoryVersion() {
+  Use u(stmts_->dirVersion);
+  int rc = u.step();
+  if (rc != SQLITE_ROW) return sqlite::toError(db_, rc, "directoryVersion");
+  return u.columnInt(0);
 }
 
 Result<uint64_t> SqliteStore::countUsers() {

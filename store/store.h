@@ -47,6 +47,12 @@ struct UserRecord {
   bool disabled = false;
 };
 
+// One user's home node, for the mesh directory (router/home_directory.h).
+struct UserHomeRow {
+  std::string username;
+  std::string homeNode;
+};
+
 struct OfflineMessage {
   int64_t id;  // increasing per store, never reused (acknowledged deletes stay exact)
   std::string bytes;
@@ -70,6 +76,11 @@ class Store {
   // `limit` of them: page with after = the last name of the previous page.
   virtual Result<std::vector<std::string>> listUsers(size_t limit, std::string_view after) = 0;
   virtual Result<uint64_t> countUsers() = 0;
+  // Users that have a home node, in username byte order, paged like listUsers.
+  virtual Result<std::vector<UserHomeRow>> listHomes(size_t limit, std::string_view after) = 0;
+  // A number that changes whenever a user is added or removed or a home changes, from
+  // any connection or process: nodes poll it and re-announce their users to the mesh.
+  virtual Result<int64_t> directoryVersion() = 0;
 
   // Items ordered by contact.
   virtual Result<std::vector<RosterItem>> getRoster(std::string_view username) = 0;

@@ -277,6 +277,42 @@ TEST_P(StoreContract, ImportBatchUpsertsUsersAndRoster) {
   EXPECT_EQ(roster->back().sub, Sub::From);
 }
 
+TEST_P(StoreContract, ListHomesPagesOnlyAssignedUsers) {
+  ASSERT_TRUE(st().addUser(user("carol", "n2")).isOk());
+  ASSERT_TRUE(st().addUser(user("alice", "n1")).isOk());
+  ASSERT_TRUE(st().addUser(user("bob")).isOk());
+  ASSERT_TRUE(st().addUser(user("dave", "n1")).isOk());
+  auto first = st().listHomes(2, "");
+  ASSERT_TRUE(first.isOk());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].username, "alice");
+  EXPECT_EQ((*first)[0].homeNode, "n1");
+  EXPECT_EQ((*first)[1].username, "carol");
+  auto rest = st().listHomes(10, (*first)[1].username);
+  ASSERT_TRUE(rest.isOk());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].username, "dave");
+}
+
+TEST_P(StoreContract, DirectoryVersionMovesOnUserAndHomeChangesFromAnyConnection) {
+  StorePtr other = connect();
+  ASSERT_TRUE(other);
+  int64_t v0 = st().directoryVersion().value();
+  ASSERT_TRUE(other->addUser(user("alice")).isOk());
+  int64_t v1 = st().directoryVersion().value();
+  EXPECT_NE(v1, v0);
+  ASSERT_TRUE(other->setHomeNode("alice", "n1").isOk());
+  int64_t v2 = st().directoryVersion().value();
+  EXPECT_NE(v2, v1);
+  // Rewriting the same home, credentials or roster is not a directory change.
+  ASSERT_TRUE(other->setHomeNode("alice", "n1").isOk());
+  ASSERT_TRUE(other->setSecrets("alice", secretsFor("new")).isOk());
+  ASSERT_TRUE(other->putRosterItem("alice", item("bob@example.com")).isOk());
+  EXPECT_EQ(st().directoryVersion().value(), v2);
+  ASSERT_TRUE(other->removeUser("alice").isOk());
+  EXPECT_NE(st().directoryVersion().value(), v2);
+}
+
 TEST_P(StoreContract, HealthCheckPasses) { EXPECT_TRUE(st().healthCheck().isOk()); }
 
 TEST_P(StoreContract, SecondConnectionSeesCommittedWrites) {
