@@ -12,6 +12,7 @@
 
 #include "ctl/names.h"
 #include "sasl/credentials.h"
+#include "topology/topology.h"
 
 namespace xmesh::ctl {
 namespace {
@@ -112,12 +113,17 @@ class BatchQueue {
   bool abandoned_ = false;
 };
 
+// Empty, only ';' separators, or holding '@' (a bare JID): what a contacts field looks like.
+bool contactsShaped(std::string_view field) {
+  return field.find('@') != std::string_view::npos || field.find_first_not_of(';') == std::string_view::npos;
+}
+
 bool skippable(std::string_view line) { return line.empty() || line.front() == '#'; }
 
 size_t countContacts(std::string_view line) {
-  size_t comma = line.rfind(',');
-  if (comma == std::string_view::npos || comma + 1 == line.size()) return 0;
-  return 1 + static_cast<size_t>(std::count(line.begin() + static_cast<std::ptrdiff_t>(comma), line.end(), ';'));
+  Result<CsvFields> f = splitCsvFields(line);
+  if (!f || f->contacts.empty()) return 0;
+  return 1 + static_cast<size_t>(std::count(f->contacts.begin(), f->contacts.end(), ';'));
 }
 
 void readBatches(std::ifstream& in, BatchQueue& q, size_t threads, const ImportOptions& o) {
@@ -147,21 +153,44 @@ void readBatches(std::ifstream& in, BatchQueue& q, size_t threads, const ImportO
 
 }  // namespace
 
-Result<CsvUser> parseCsvLine(std::string_view line, uint32_t iterations) {
-  // username,secret,contacts: the secret may itself hold commas (plain passwords),
-  // so the username ends at the first comma and the contacts start after the last.
+Result<CsvFields> splitCsvFields(std::string_view line) {
   size_t first = line.find(',');
   size_t last = line.rfind(',');
-  if (first == std::string_view::npos || first == last) return badLine("expected username,secret,contacts");
+  if (first == std::string_view::npos || first == last) return badLine("expected username,secret,contacts[,home]");
+  CsvFields f;
+  f.username = line.substr(0, first);
+  std::string_view tail = line.substr(last + 1);
+  if (tail.find('@') == std::string_view::npos) {
+    size_t prev = line.rfind(',', last - 1);
+    std::string_view before = line.substr(prev + 1, last - prev - 1);
+    if (prev > first && contactsShaped(before)) {
+      f.secret = line.substr(first + 1, prev - first - 1);
+      f.contacts = before;
+      f.home = tail;
+      f.hasHome = true;
+      return f;
+    }
+  }
+  f.secret = line.substr(first + 1, last - first - 1);
+  f.contacts = tail;
+  return f;
+}
+
+Result<CsvUser> parseCsvLine(std::string_view line, uint32_t iterations) {
+  Result<CsvFields> fields = splitCsvFields(line);
+  if (!fields) return fields.error();
   CsvUser out;
-  Result<std::string> name = username(line.substr(0, first));
+  Result<std::string> name = username(fields->username);
   if (!name) return badLine("username: " + name.error().detail);
   out.user.username = std::move(name.value());
-  Result<sasl::StoredSecrets> secrets = parseSecret(line.substr(first + 1, last - first - 1), iterations);
+  Result<sasl::StoredSecrets> secrets = parseSecret(fields->secret, iterations);
   if (!secrets) return secrets.error();
   out.user.secrets = std::move(secrets.value());
+  if (!fields->home.empty() && !topology::validId(fields->home))
+    return badLine("home: '" + std::string(fields->home) + "' is not a node id");
+  out.user.homeNode = std::string(fields->home);
 
-  std::string_view contacts = line.substr(last + 1);
+  std::string_view contacts = fields->contacts;
   while (!contacts.empty()) {
     size_t semi = contacts.find(';');
     std::string_view c = contacts.substr(0, semi);
@@ -200,6 +229,8 @@ Result<ImportStats> importCsv(const std::string& path, store::Store& store, cons
       break;
     }
     stats.users += b->users.size();
+    stats.withHome += static_cast<uint64_t>(
+        std::count_if(b->users.begin(), b->users.end(), [](const store::UserRecord& u) { return !u.homeNode.empty(); }));
     stats.rosterRows += b->rows.size();
   }
   q.abandon();

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   home->add_option("name", name, "username")->required();
   home->add_option("node", node, "node id")->required();
 
-  CLI::App* import = app.add_subcommand("import", "bulk import users and rosters from CSV (see ctl/README.md)");
+  CLI::App* import = app.add_subcommand("import", "bulk import users, rosters and home nodes from CSV (see ctl/README.md)");
   import->add_option("file", file, "CSV file")->required()->check(CLI::ExistingFile);
   import->add_option("--threads", threads, "parse/derive threads (0 = all cores)");
   import->add_option("--iterations", iterations, "PBKDF2 iterations for plain: secrets")->capture_default_str();
@@ -154,8 +154,10 @@ int main(int argc, char** argv) {
     o.iterations = iterations;
     auto r = ctl::importCsv(file, st, o);
     if (!r) return failure(r.error());
-    std::printf("imported %llu users, %llu roster rows in %.2f s\n", static_cast<unsigned long long>(r->users),
+    std::printf("imported %llu users, %llu roster rows in %.2f s", static_cast<unsigned long long>(r->users),
                 static_cast<unsigned long long>(r->rosterRows), r->seconds);
+    if (r->withHome) std::printf("; %llu with a home node", static_cast<unsigned long long>(r->withHome));
+    std::printf("\n");
     return 0;
   });
   if (*genCsv) {

@@ -119,6 +119,15 @@ void ClientSession::onStreamError(xml::StreamError error, std::string_view) {
 void ClientSession::onStanza(xml::Stanza&& s) {
   if (state_ == ClientState::Failed || state_ == ClientState::Closed) return;
   if (s.ns == kStreamsNs && s.name == "error") {
+    if (s.firstChildName == "see-other-host") {
+      auto el = xml::parseElement(s.bytes, s.ns);
+      if (el.isOk())
+        if (const xml::Element* target = el->child("see-other-host")) {
+          std::string_view t = target->text();
+          size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
+          if (b != std::string_view::npos) seeOtherHost_ = std::string(t.substr(b, e - b + 1));
+        }
+    }
     return fail("stream-error:" + (s.firstChildName.empty() ? std::string("?") : s.firstChildName));
   }
   switch (state_) {
@@ -391,6 +400,26 @@ void ClientSession::appendChat(std::string& out, std::string_view toBareJid, uin
   out += "' t='";
   out += std::to_string(sentUs);
   out += "'/></message>";
+}
+
+bool ClientSession::parseHostPort(std::string_view text, std::string* host, int* port) {
+  *port = 5222;
+  std::string_view rest;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    *host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+  } else {
+    size_t colon = text.find(':');
+    if (colon != text.rfind(':')) return false;  // a bare IPv6 literal needs brackets
+    *host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) rest = text.substr(colon);
+  }
+  if (host->empty()) return false;
+  if (rest.empty()) return true;
+  if (rest.front() != ':') return false;
+  return parseNumber(rest.substr(1), port) && *port > 0 && *port < 65536;
 }
 
 bool ClientSession::parseLgMarker(std::string_view bytes, LgMessage* out) {

@@ -9,6 +9,11 @@
 // Waiting for the server's features at every step keeps it standard XMPP, so the same
 // client drives ejabberd and Prosody.
 //
+// A server that sends <see-other-host>host:port</see-other-host> (RFC 6120 4.9.3.19;
+// xmeshd does it after SASL to a user homed on another node) fails the session with
+// reason "stream-error:see-other-host" and seeOtherHost() holds the named target: the
+// owner decides whether to reconnect there (the load generator does, once).
+//
 // Load-generator messages carry <x xmlns='urn:xmesh:lg' u='sender' s='seq' t='µs'/>:
 // the sender's user index, a per-(sender, receiver) sequence number and the send time in
 // CLOCK_REALTIME microseconds (shared by all processes of the machine).
@@ -114,6 +119,8 @@ class ClientSession : private xml::StreamHandler {
   ClientState state() const { return state_; }
   bool online() const { return state_ == ClientState::Online; }
   const std::string& boundJid() const { return boundJid_; }
+  // The target of a <see-other-host/> stream error ("" if none was received).
+  const std::string& seeOtherHost() const { return seeOtherHost_; }
   const ClientOptions& options() const { return options_; }
   uint64_t rosterItems() const { return rosterItems_; }
   // XEP-0198 counters: stanzas we handled (our h) and the server's last ack of ours.
@@ -125,6 +132,9 @@ class ClientSession : private xml::StreamHandler {
   static bool parseLgMarker(std::string_view bytes, LgMessage* out);
   static void appendChat(std::string& out, std::string_view toBareJid, uint32_t sender,
                          uint32_t seq, uint64_t sentUs);
+  // Splits a see-other-host target: "host", "host:port", "[v6]" or "[v6]:port"; the port
+  // defaults to 5222 (RFC 6120 4.9.3.19). False when malformed.
+  static bool parseHostPort(std::string_view text, std::string* host, int* port);
 
  private:
   void onStreamOpen(const xml::StreamHeader& header) override;
@@ -160,6 +170,7 @@ class ClientSession : private xml::StreamHandler {
   uint32_t smSent_ = 0;
   uint64_t rosterItems_ = 0;
   std::string boundJid_;
+  std::string seeOtherHost_;
   std::string scratch_;
 };
 

@@ -1,5 +1,6 @@
 #include "loadgen/connection.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -7,8 +8,28 @@
 
 namespace xmesh::loadgen {
 
-Connection::Connection(Worker& worker, uint32_t user, ClientOptions options)
-    : worker_(worker), user_(user), session_(std::move(options), *this, *this, &worker.saltedCache()) {
+Status resolveIpv4(const std::string& host, int port, sockaddr_in* out) {
+  if (uv_ip4_addr(host.c_str(), port, out) == 0) return Status::ok();
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
+    return Status::fail("resolve", "cannot resolve " + host + " (IPv4)");
+  *out = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
+  out->sin_port = htons(static_cast<uint16_t>(port));
+  freeaddrinfo(res);
+  return Status::ok();
+}
+
+Connection::Connection(Worker& worker, uint32_t user, uint16_t target, ClientOptions options,
+                       uint64_t loginStartUs, bool redirected)
+    : worker_(worker),
+      user_(user),
+      target_(target),
+      redirected_(redirected),
+      session_(std::move(options), *this, *this, &worker.saltedCache()),
+      startUs_(loginStartUs) {
   tcp_.data = this;
   connectReq_.data = this;
   writeReq_.data = this;
@@ -16,20 +37,21 @@ Connection::Connection(Worker& worker, uint32_t user, ClientOptions options)
 
 Connection::~Connection() = default;
 
-int Connection::connect(const sockaddr_in& dest, const sockaddr_in& source) {
-  startUs_ = Worker::monotonicUs();
+int Connection::connect(const sockaddr_in& dest, const sockaddr_in* source) {
   int r = uv_tcp_init_ex(worker_.loop(), &tcp_, AF_INET);
   if (r != 0) return r;
   handleInit_ = true;
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
-    int one = 1;
+  if (source) {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+      int one = 1;
 #ifdef IP_BIND_ADDRESS_NO_PORT
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
+    }
+    r = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(source), 0);
+    if (r != 0) return r;
   }
-  r = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&source), 0);
-  if (r != 0) return r;
   uv_tcp_nodelay(&tcp_, 1);
   return uv_tcp_connect(&connectReq_, &tcp_, reinterpret_cast<const sockaddr*>(&dest), onConnect);
 }

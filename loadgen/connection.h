@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "core/status.h"
 #include "loadgen/client_session.h"
 #include "tls/session.h"
 
@@ -20,17 +21,24 @@ namespace xmesh::loadgen {
 
 class Worker;
 
+// host (IPv4 literal or a name, resolved to its first IPv4 address) and port to an
+// address. Blocking for names: call at start-up or cache the result. Error "resolve".
+Status resolveIpv4(const std::string& host, int port, sockaddr_in* out);
+
 class Connection final : public ClientTransport, public ClientListener {
  public:
-  Connection(Worker& worker, uint32_t user, ClientOptions options);
+  // `target` indexes the worker's targets; `loginStartUs` (monotonic) is when the user's
+  // login began, earlier than now for a connection that follows a redirect.
+  Connection(Worker& worker, uint32_t user, uint16_t target, ClientOptions options, uint64_t loginStartUs,
+             bool redirected);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts a non-blocking connect from `source` (port 0; the port is picked at connect
-  // time with IP_BIND_ADDRESS_NO_PORT so a source address serves many destinations).
-  // Returns a libuv error code; on error the caller must still call close().
-  int connect(const sockaddr_in& dest, const sockaddr_in& source);
+  // Starts a non-blocking connect, from `source` when not null (port 0; the port is
+  // picked at connect time with IP_BIND_ADDRESS_NO_PORT so a source address serves many
+  // destinations). Returns a libuv error code; on error the caller must still call close().
+  int connect(const sockaddr_in& dest, const sockaddr_in* source);
   // Idempotent. The worker's connectionClosed() runs from the close callback.
   void close();
   // Encrypts pending plaintext and starts a write if none is in flight.
@@ -38,6 +46,8 @@ class Connection final : public ClientTransport, public ClientListener {
 
   ClientSession& session() { return session_; }
   uint32_t user() const { return user_; }
+  uint16_t target() const { return target_; }
+  bool redirected() const { return redirected_; }
   uint64_t startUs() const { return startUs_; }
   bool closing() const { return closing_; }
   bool everOnline() const { return everOnline_; }
@@ -64,6 +74,8 @@ class Connection final : public ClientTransport, public ClientListener {
 
   Worker& worker_;
   uint32_t user_;
+  uint16_t target_;
+  bool redirected_;
   ClientSession session_;
   uv_tcp_t tcp_{};
   uv_connect_t connectReq_{};

@@ -22,9 +22,11 @@
 #include <sstream>
 #include <thread>
 
+#include "loadgen/connection.h"
 #include "loadgen/html_report.h"
 #include "loadgen/report_summary.h"
 #include "loadgen/worker.h"
+#include "topology/loader.h"
 
 namespace xmesh::loadgen {
 namespace {
@@ -133,6 +135,7 @@ Status Coordinator::prepare() {
     Status s = cache_.loadFile(sc_.keys);
     if (!s) return s;
   }
+  if (Status s = prepareTargets(); !s) return s;
   Status s = setCpuList(sc_.cpuList);
   if (!s) return s;
   uint32_t n = sc_.workers ? sc_.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -141,6 +144,52 @@ Status Coordinator::prepare() {
   workers_.resize(n);
   std::error_code ec;
   std::filesystem::create_directories(options_.outDir, ec);
+  return Status::ok();
+}
+
+Status Coordinator::prepareTargets() {
+  if (sc_.topology.empty()) {
+    Target t;
+    t.name = sc_.host + ":" + std::to_string(sc_.port);
+    if (Status s = resolveIpv4(sc_.host, sc_.port, &t.addr); !s) return s;
+    targetAddresses_.push_back(t.name);
+    targets_.push_back(std::move(t));
+    return Status::ok();  // homes in the population, if any, are the server's business
+  }
+  auto topo = topology::loadTopology(sc_.topology);
+  if (!topo) return Status::fail(topo.error().reason, sc_.topology + ": " + topo.error().detail);
+  for (const topology::Node& n : topo->nodes()) {
+    Target t;
+    t.name = n.id;
+    std::string host = n.reachable(n.c2s);
+    if (Status s = resolveIpv4(host, n.c2s.port, &t.addr); !s)
+      return Status::fail("resolve", "node '" + n.id + "': " + s.error().detail);
+    targetAddresses_.push_back(host + ":" + std::to_string(n.c2s.port));
+    targets_.push_back(std::move(t));
+  }
+  auto nodes = static_cast<uint32_t>(targets_.size());
+  if (sc_.connect == ConnectMode::Wrong && nodes < 2)
+    return Status::fail("scenario", "connect = wrong needs a topology of at least 2 nodes");
+  // Every home the population names must be a node of this topology: mismatched files
+  // would silently measure something else.
+  for (size_t h = 1; h < population_.homeNames().size(); ++h)
+    if (!topo->nodeIndex(population_.homeNames()[h]))
+      return Status::fail("population", "home node '" + population_.homeNames()[h] + "' of " + sc_.population +
+                                            " is not in the topology " + sc_.topology);
+  userTarget_.resize(sc_.users);
+  uint32_t roundRobin = 0;
+  for (uint32_t i = 0; i < sc_.users; ++i) {
+    const std::string& home = population_.homeOf(sc_.first + i);
+    int64_t h = -1;  // the home's node index, -1 without one
+    if (!home.empty()) h = topo->nodeIndex(home).value_or(0);
+    uint32_t t = 0;
+    switch (sc_.connect) {
+      case ConnectMode::Home: t = h >= 0 ? static_cast<uint32_t>(h) : roundRobin++ % nodes; break;
+      case ConnectMode::Wrong: t = h >= 0 ? static_cast<uint32_t>(h + 1) % nodes : roundRobin++ % nodes; break;
+      case ConnectMode::Spread: t = i % nodes; break;
+    }
+    userTarget_[i] = static_cast<uint16_t>(t);
+  }
   return Status::ok();
 }
 
@@ -171,6 +220,8 @@ Status Coordinator::spawn() {
       wc.controlFd = ctl[0];
       wc.population = &population_;
       wc.cache = &cache_;
+      wc.targets = targets_;
+      wc.userTarget = userTarget_.empty() ? nullptr : &userTarget_;
       int code = 0;
       {
         Worker worker(std::move(wc));
@@ -305,6 +356,8 @@ Counters Coordinator::boundaryTotal(uint32_t epoch) const {
 
 void Coordinator::startMain() {
   phase_ = Phase::Main;
+  mainStarted_ = true;
+  mainStartedAt_ = utcNow();
   mainStart_ = stepStart_ = now();
   atLoginEnd_ = total();
   procAtMainStart_ = readProc(sc_.serverPid);
@@ -355,16 +408,35 @@ void Coordinator::advance() {
   Counters c = total();
   switch (phase_) {
     case Phase::Login: {
-      bool resolved = c.logins + c.loginFailures >= sc_.users;
-      bool allGone = std::all_of(workers_.begin(), workers_.end(), [](const WorkerProc& w) { return w.eof; });
-      if (resolved || allGone || t > sc_.loginTimeout + 5) {
-        loginDone_ = true;
-        loginEndedAt_ = t;
-        procAtLoginEnd_ = readProc(sc_.serverPid);
-        startMain();
+      // Resolved: online or failed; a worker that died resolves nothing more.
+      uint64_t resolvedUsers = 0;
+      for (const auto& w : workers_)
+        resolvedUsers += w.eof ? w.shardCount : w.counters.logins + w.counters.loginFailures;
+      if (resolvedUsers != lastResolved_) {
+        lastResolved_ = resolvedUsers;
+        lastProgressAt_ = t;
       }
-      break;
+      if (resolvedUsers < sc_.users) {
+        // Every login started resolves within login_timeout, so a phase that stops
+        // progressing for longer than that (after the last login should have started)
+        // has a stuck worker: expire what it still has.
+        bool stalled = t - lastProgressAt_ > sc_.loginTimeout + 5;
+        if (expiredAt_ < 0 && t >= loginDeadline_ && stalled) {
+          sendAll("expire\n");
+          expiredAt_ = t;
+        }
+        // A worker that has not answered the expiry within 10 s is not waited for.
+        if (expiredAt_ < 0 || t - expiredAt_ < 10) break;
+      }
+      loginDone_ = true;
+      loginEndedAt_ = t;
+      procAtLoginEnd_ = readProc(sc_.serverPid);
+      phase_ = Phase::Settle;
+      [[fallthrough]];
     }
+    case Phase::Settle:
+      if (t - loginEndedAt_ >= sc_.settle) startMain();
+      break;
     case Phase::Main:
       if (sc_.kind != ScenarioKind::Saturation) {
         if (t - mainStart_ >= sc_.duration) endMain();
@@ -430,7 +502,10 @@ void Coordinator::everySecond() {
   auto delivered = static_cast<uint64_t>(std::llround(deliveredF));
   auto presence = static_cast<uint64_t>(std::llround(presenceF));
   double srvCpu = srv.cpuSeconds - lastSrv_.cpuSeconds;
-  const char* phaseName = phase_ == Phase::Login ? "login" : phase_ == Phase::Main ? "main" : "drain";
+  const char* phaseName = phase_ == Phase::Login    ? "login"
+                          : phase_ == Phase::Settle ? "settle"
+                          : phase_ == Phase::Main   ? "main"
+                                                    : "drain";
   char line[512];
   std::snprintf(line, sizeof line,
                 "[%5.0fs] %-5s online %6llu/%u logins/s %6llu fail %llu | msgs/s sent %7llu dlv %7llu | "
@@ -486,14 +561,19 @@ int Coordinator::run() {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, onInterrupt);
   signal(SIGTERM, onInterrupt);
+  std::string where = sc_.topology.empty()
+                          ? sc_.host + ":" + std::to_string(sc_.port)
+                          : "topology " + sc_.topology + " (" + std::to_string(targets_.size()) + " nodes, connect " +
+                                std::string(connectModeName(sc_.connect)) + ")";
   std::cout << "xmesh-loadgen: scenario " << sc_.name << " (" << scenarioKindName(sc_.kind) << "), "
-            << sc_.users << " users, " << workers_.size() << " workers, " << sc_.host << ":" << sc_.port
+            << sc_.users << " users, " << workers_.size() << " workers, " << where
             << ", " << mechanismText(sc_.mechanism) << ", salted-password cache "
             << (cache_.size() ? std::to_string(cache_.size()) + " users preloaded" : std::string("in-process"))
             << std::endl;
   procAtStart_ = readProc(sc_.serverPid);
   startUs_ = realtimeUs();
   startedAt_ = utcNow();
+  loginDeadline_ = (sc_.loginRate > 0 ? sc_.users / sc_.loginRate : 0) + sc_.loginTimeout + 5;
   loadAtStart_ = loadAverage();
   s = spawn();
   if (!s) {
@@ -571,8 +651,36 @@ nlohmann::json Coordinator::buildReport() const {
       {"latency_histogram", histogramReport(loginLatency_)},
       {"loadgen_cpu_s", atMainStart.cpuSeconds},
       {"server_cpu_s", procAtLoginEnd_.cpuSeconds - procAtStart_.cpuSeconds},
-      {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}}};
+      {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}},
+      {"redirects", c.redirects}};
+  // Per target node, in topology order, then addresses only redirects named.
+  nlohmann::json nodes = nlohmann::json::array();
+  nlohmann::json onlineByNode = nlohmann::json::object();
+  auto addNode = [&](const std::string& name, const std::string& address) {
+    auto on = atMainStart.onlineByNode.find(name);
+    auto red = c.redirectsByNode.find(name);
+    uint64_t there = on != atMainStart.onlineByNode.end() ? on->second : 0;
+    nodes.push_back({{"node", name}, {"address", address}, {"online", there},
+                     {"redirected_here", red != c.redirectsByNode.end() ? red->second : 0}});
+    onlineByNode[name] = there;
+  };
+  for (size_t i = 0; i < targets_.size(); ++i) addNode(targets_[i].name, targetAddresses_[i]);
+  for (const auto& [name, n] : c.onlineByNode)
+    if (!onlineByNode.contains(name)) addNode(name, name);
+  login["nodes"] = nodes;
+  login["online_by_node"] = onlineByNode;
   r["login"] = login;
+  // When each phase began, in seconds since the start (the main phase waits for every
+  // login to be resolved, then `settle`).
+  nlohmann::json phases = {{"login_resolved_s", loginDone_ ? nlohmann::json(loginEndedAt_) : nlohmann::json()},
+                           {"logins_expired", expiredAt_ >= 0},
+                           {"settle_s", sc_.settle}};
+  if (mainStarted_) {
+    phases["main_started_s"] = mainStart_;
+    phases["main_started_at"] = mainStartedAt_;
+    phases["main_ended_s"] = mainEnd_;
+  }
+  r["phases"] = phases;
   double mainDur = mainEndEpoch_ > 1 ? epochStart_[mainEndEpoch_] - epochStart_[1] : 0;
   uint64_t sent = c.msgsSent, delivered = c.msgsDelivered;
   r["messages"] = {

@@ -1,9 +1,18 @@
-// The load generator's parent process: loads the scenario, population and salted-password
-// keys, forks the worker processes (users sharded in contiguous ranges, each worker under
-// the per-process open-file limit), merges their per-second reports, prints a live
-// progress line, drives the phases (login -> steady / saturation steps / idle -> drain ->
-// finish) over the workers' control pipes, and writes the final table, report.json and
-// report.html (html_report.h).
+// The load generator's parent process: loads the scenario, population, salted-password
+// keys and topology, decides each user's first target node, forks the worker processes
+// (users sharded in contiguous ranges, each worker under the per-process open-file
+// limit), merges their per-second reports, prints a live progress line, drives the
+// phases (login -> settle -> steady / saturation steps / idle -> drain -> finish) over
+// the workers' control pipes, and writes the final table, report.json and report.html
+// (html_report.h).
+//
+// The login phase ends only when every user is resolved: online, or definitively failed
+// (each login times out login_timeout after its first connect; see worker.h). As a
+// safety net against a stuck worker, when no user has been resolved for login_timeout +
+// 5 s and users/login_rate + login_timeout + 5 s have passed, the workers are told to
+// expire what is still pending (reason "timeout", or "not-started"). Then `settle`
+// seconds pass (the server works off the presence fan-out of the storm) before the main
+// phase; the report gives when each phase began ("phases").
 #pragma once
 #include <cstdint>
 #include <map>
@@ -17,6 +26,7 @@
 #include "loadgen/salted_cache.h"
 #include "loadgen/scenario.h"
 #include "loadgen/stats.h"
+#include "loadgen/worker.h"
 
 namespace xmesh::loadgen {
 
@@ -58,9 +68,10 @@ class Coordinator {
     bool done = false;
     bool eof = false;
   };
-  enum class Phase { Login, Main, Drain, Finish };
+  enum class Phase { Login, Settle, Main, Drain, Finish };
 
   Status prepare();
+  Status prepareTargets();
   Status spawn();
   void pump(int timeoutMs);
   void handleLine(WorkerProc& w, const std::string& line);
@@ -83,6 +94,9 @@ class Coordinator {
   const Scenario& sc_;
   Population population_;
   SaltedCache cache_;
+  std::vector<Target> targets_;       // topology nodes in index order, or the one address
+  std::vector<std::string> targetAddresses_;  // "host:port" of each target
+  std::vector<uint16_t> userTarget_;  // first target per user offset; empty: all target 0
   std::vector<WorkerProc> workers_;
   uint64_t startUs_ = 0;
   std::string startedAt_;  // UTC, ISO 8601
@@ -98,6 +112,12 @@ class Coordinator {
   // Login phase results.
   bool loginDone_ = false;
   double loginEndedAt_ = 0;
+  double loginDeadline_ = 0;  // then pending logins are expired
+  bool mainStarted_ = false;
+  std::string mainStartedAt_;  // UTC, ISO 8601
+  double expiredAt_ = -1;     // when "expire" was sent (-1: never)
+  uint64_t lastResolved_ = 0;  // users online or failed at the last change
+  double lastProgressAt_ = 0;
   ProcReading procAtStart_, procAtLoginEnd_, procAtMainStart_, procAtMainEnd_;
   // Epochs: each "send" command to the workers starts one (login phase = 0). Workers
   // close an epoch with an exact counter report, and tag latencies with their epoch.

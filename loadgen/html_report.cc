@@ -413,7 +413,7 @@ std::string timeCharts(const nlohmann::json& r) {
       bands.back().x1 = t;
       continue;
     }
-    std::string color = ph == "login" ? "#dbeafe" : ph == "main" ? "#ecfdf5" : "#f1f5f9";
+    std::string color = ph == "login" ? "#dbeafe" : ph == "settle" ? "#fef9c3" : ph == "main" ? "#ecfdf5" : "#f1f5f9";
     bands.push_back({bands.empty() ? std::max(0.0, t - 1) : bands.back().x1, t, ph, color});
   }
   auto series = [&](const std::string& name, const char* key, double scale = 1, bool dropZero = false) {
@@ -548,8 +548,10 @@ std::string renderHtmlReport(const nlohmann::json& r) {
       {"started", r.value("started_at", std::string("?"))},
       {"users", setting(r, "users") + " (" + setting(r, "user_pattern") + ", from " + setting(r, "first") + ")"},
       {"workers", std::to_string(r.value("workers", 0)) + " processes"},
-      {"server", setting(r, "host") + ":" + setting(r, "port") + " (" + setting(r, "domain") + ")" +
-                     (pid.empty() || pid == "0" ? "" : ", pid " + pid)},
+      {"server", (setting(r, "topology").empty()
+                      ? setting(r, "host") + ":" + setting(r, "port")
+                      : "topology " + setting(r, "topology") + " (connect " + setting(r, "connect") + ")") +
+                     " (" + setting(r, "domain") + ")" + (pid.empty() || pid == "0" ? "" : ", pid " + pid)},
       {"mechanism", setting(r, "mechanism") + (setting(r, "sm") == "true" ? ", XEP-0198" : "")},
       {"duration", setting(r, "duration") + " s main phase, " + trimmed(num(r, "wall_s"), 1) + " s wall"},
       {"profile", setting(r, "kind") == "steady"
@@ -580,7 +582,7 @@ std::string renderHtmlReport(const nlohmann::json& r) {
   out += "</table>\n";
 
   out += "<h2>Over time</h2>\n<p class=\"note\">One point per second (the coordinator's merged worker reports); "
-         "shaded bands are the phases (login, main, drain).</p>\n<div class=\"grid2\">\n" + timeCharts(r) + "</div>\n";
+         "shaded bands are the phases (login, settle, main, drain).</p>\n<div class=\"grid2\">\n" + timeCharts(r) + "</div>\n";
 
   out += "<h2>Latency distribution</h2>\n<p class=\"note\">From the merged log-linear histogram of every delivered "
          "message (exact counts per bucket; a bucket spans 1/64 of a power of two).</p>\n<div class=\"grid2\">\n";

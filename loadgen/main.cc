@@ -1,6 +1,8 @@
-// xmesh-loadgen: the load generator (SPEC §7). Two commands:
+// xmesh-loadgen: the load generator (SPEC §7; usage in loadgen/README.md). Commands:
 //   xmesh-loadgen --scenario FILE.toml [--workers N] [--out DIR] [--set key=value]...
+//                 [--topology MESH.toml [--connect home|wrong|spread]] [--settle S]
 //   xmesh-loadgen gen-population --users N --avg-contacts 100 --out FILE.csv
+//                 [--topology MESH.toml [--remote-share 0.5]]
 //   xmesh-loadgen html REPORT.json [--out REPORT.html]   (re-render a run's HTML report)
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -27,6 +29,12 @@ int genPopulation(const PopulationGenOptions& o) {
               o.out.c_str(), o.users, static_cast<unsigned long long>(st->edges),
               2.0 * static_cast<double>(st->edges) / o.users, o.out.c_str(), st->deriveSeconds,
               st->totalSeconds);
+  if (!st->usersPerNode.empty()) {
+    std::printf("homes (topology %s):", o.topologyPath.c_str());
+    for (const auto& [node, n] : st->usersPerNode) std::printf(" %s %u", node.c_str(), n);
+    std::printf("; %.1f%% of roster edges cross nodes\n",
+                st->edges ? 100.0 * static_cast<double>(st->remoteEdges) / static_cast<double>(st->edges) : 0.0);
+  }
   return 0;
 }
 
@@ -64,7 +72,8 @@ int main(int argc, char** argv) {
   int workers = -1, port = -1, serverPid = -1;
   long long users = -1;  // NOLINT(runtime/int)
   double duration = -1, loginRate = -1;
-  std::string host, population, mechanism, domain;
+  double settle = -1;
+  std::string host, population, mechanism, domain, topologyPath, connect;
   app.add_option("-s,--scenario", scenarioPath, "Scenario TOML file");
   app.add_option("-w,--workers", workers, "Worker processes (default: one per core)");
   app.add_option("-o,--out", outDir, "Directory for report.json");
@@ -78,6 +87,9 @@ int main(int argc, char** argv) {
   app.add_option("--login-rate", loginRate, "Override login_rate (logins/s, 0 = max)");
   app.add_option("--population", population, "Override population (CSV)");
   app.add_option("--mechanism", mechanism, "Override mechanism");
+  app.add_option("--topology", topologyPath, "Override topology (mesh TOML: users connect to nodes' c2s endpoints)");
+  app.add_option("--connect", connect, "Override connect: home | wrong | spread (with a topology)");
+  app.add_option("--settle", settle, "Override settle (s between the last login and the main phase)");
 
   PopulationGenOptions gen;
   auto* genCmd = app.add_subcommand("gen-population", "Generate users, rosters and salted keys");
@@ -92,6 +104,10 @@ int main(int argc, char** argv) {
   genCmd->add_option("--password", gen.password, "Password template ({user} = name)");
   genCmd->add_option("--threads", gen.threads, "PBKDF2 threads (0 = cores)");
   genCmd->add_option("--seed", gen.seed, "Roster graph seed");
+  genCmd->add_option("--topology", gen.topologyPath, "Mesh topology: give every user a home node (4th CSV column)");
+  genCmd->add_option("--remote-share", gen.remoteShare,
+                     "Share of each roster homed on other nodes (default 0.5 with --topology)")
+      ->check(CLI::Range(0.0, 1.0));
   std::string htmlIn, htmlOut;
   auto* htmlCmd = app.add_subcommand("html", "Re-render report.html from a report.json");
   htmlCmd->add_option("report", htmlIn, "report.json")->required();
@@ -112,6 +128,9 @@ int main(int argc, char** argv) {
   if (loginRate >= 0) add("login_rate", std::to_string(loginRate));
   if (!population.empty()) add("population", population);
   if (!mechanism.empty()) add("mechanism", mechanism);
+  if (!topologyPath.empty()) add("topology", topologyPath);
+  if (!connect.empty()) add("connect", connect);
+  if (settle >= 0) add("settle", std::to_string(settle));
   auto sc = Scenario::load(scenarioPath, overrides);
   if (!sc.isOk()) {
     std::cerr << "xmesh-loadgen: " << sc.error().reason << ": " << sc.error().detail << "\n";

@@ -42,10 +42,30 @@ Summary summarize(const nlohmann::json& r) {
   const auto& l = r["login"];
   SummarySection login{"login", {}, {}};
   add(login, "online / users", u64(l["online"]) + " / " + users, !l.value("all_online", false));
+  // Per target node: shown for a mesh, or when redirects sent users elsewhere.
+  uint64_t redirects = l.value("redirects", uint64_t{0});
+  if (l.contains("nodes") && (l["nodes"].size() > 1 || redirects > 0)) {
+    for (const auto& n : l["nodes"]) {
+      std::string node = n.value("node", std::string("?")), address = n.value("address", std::string());
+      add(login, "  online on " + node + (address.empty() || address == node ? "" : " (" + address + ")"),
+          u64(n["online"]) + " (" + u64(n["redirected_here"]) + " redirected here)");
+    }
+  }
+  if (l.contains("redirects")) add(login, "redirects (see-other-host)", std::to_string(redirects));
   add(login, "failures (login / dropped later)", u64(l["failures"]) + " / " + u64(l["dropped_later"]),
       l["failures"].get<uint64_t>() + l["dropped_later"].get<uint64_t>() > 0);
   for (const auto& [k, v] : l["failure_reasons"].items()) add(login, "  reason " + k, u64(v), true);
   add(login, "time first connect -> last login", num(l["time_to_last_login_s"].get<double>(), 3) + " s");
+  if (r.contains("phases") && r["phases"].contains("main_started_s")) {
+    const auto& ph = r["phases"];
+    bool expired = ph.value("logins_expired", false);
+    add(login, "main phase started",
+        "at " + num(ph["main_started_s"].get<double>(), 1) + " s (" + ph.value("main_started_at", std::string()) +
+            "): all logins resolved at " + num(ph.value("login_resolved_s", 0.0), 1) + " s" +
+            (expired ? " after expiring the pending ones" : "") + ", then settle " + num(ph.value("settle_s", 0.0), 1) +
+            " s",
+        expired);
+  }
   add(login, "logins/s", num(l["logins_per_s"].get<double>()));
   add(login, "login latency", formatLatency(l["latency_us"]));
   add(login, "cpu during login (loadgen / server)",

@@ -66,6 +66,15 @@ std::string_view scenarioKindName(ScenarioKind k) {
   return "?";
 }
 
+std::string_view connectModeName(ConnectMode m) {
+  switch (m) {
+    case ConnectMode::Home: return "home";
+    case ConnectMode::Wrong: return "wrong";
+    case ConnectMode::Spread: return "spread";
+  }
+  return "?";
+}
+
 Status Scenario::set(const std::string& key, const std::string& v) {
   auto num = [&](auto* field) { return toNumber(v, field) ? Status::ok() : bad(key, v); };
   auto flag = [&](bool* field) { return toBool(v, field) ? Status::ok() : bad(key, v); };
@@ -77,6 +86,13 @@ Status Scenario::set(const std::string& key, const std::string& v) {
     else if (v == "idle") kind = ScenarioKind::Idle;
     else return bad(key, v);
   } else if (key == "host") host = v;
+  else if (key == "topology") topology = v;
+  else if (key == "connect") {
+    if (v == "home") connect = ConnectMode::Home;
+    else if (v == "wrong") connect = ConnectMode::Wrong;
+    else if (v == "spread") connect = ConnectMode::Spread;
+    else return bad(key, v);
+  }
   else if (key == "port") return num(&port);
   else if (key == "domain") domain = v;
   else if (key == "server_pid") return num(&serverPid);
@@ -96,6 +112,11 @@ Status Scenario::set(const std::string& key, const std::string& v) {
   else if (key == "login_rate") return num(&loginRate);
   else if (key == "login_concurrency") return num(&loginConcurrency);
   else if (key == "login_timeout") return num(&loginTimeout);
+  else if (key == "settle") {
+    Status s = num(&settle);
+    if (s && settle < 0) return bad(key, v);
+    return s;
+  }
   else if (key == "duration") return num(&duration);
   else if (key == "msgs_per_user_hour") return num(&msgsPerUserHour);
   else if (key == "presence_per_user_hour") return num(&presencePerUserHour);
@@ -140,6 +161,8 @@ Result<Scenario> Scenario::load(const std::string& path, const std::vector<std::
   }
   if (sc.name.empty()) sc.name = std::string(scenarioKindName(sc.kind));
   if (sc.users == 0) return Error{"scenario", "users must be > 0"};
+  if (sc.topology.empty() && sc.connect != ConnectMode::Home)
+    return Error{"scenario", "connect = " + std::string(connectModeName(sc.connect)) + " needs a topology"};
   if (sc.keys.empty() && !sc.population.empty()) {
     std::ifstream probe(sc.population + ".keys");
     if (probe) sc.keys = sc.population + ".keys";
@@ -162,12 +185,14 @@ std::string Scenario::passwordFor(const std::string& user) const {
 std::map<std::string, std::string> Scenario::settings() const {
   return {
       {"name", name}, {"kind", std::string(scenarioKindName(kind))}, {"host", host},
-      {"port", std::to_string(port)}, {"domain", domain}, {"server_pid", std::to_string(serverPid)},
+      {"port", std::to_string(port)}, {"topology", topology},
+      {"connect", std::string(connectModeName(connect))}, {"domain", domain}, {"server_pid", std::to_string(serverPid)},
       {"user_pattern", userPattern}, {"users", std::to_string(users)}, {"first", std::to_string(first)},
       {"population", population}, {"keys", keys}, {"mechanism", std::string(mechanismText(mechanism))},
       {"roster", roster ? "true" : "false"}, {"presence", presence ? "true" : "false"},
       {"sm", sm ? "true" : "false"}, {"login_rate", fmt(loginRate)},
       {"login_concurrency", std::to_string(loginConcurrency)}, {"login_timeout", fmt(loginTimeout)},
+      {"settle", fmt(settle)},
       {"duration", fmt(duration)}, {"msgs_per_user_hour", fmt(msgsPerUserHour)},
       {"presence_per_user_hour", fmt(presencePerUserHour)}, {"sat_start_rate", fmt(satStartRate)},
       {"sat_step_rate", fmt(satStepRate)}, {"sat_step_seconds", fmt(satStepSeconds)},

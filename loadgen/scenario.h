@@ -15,12 +15,23 @@ namespace xmesh::loadgen {
 enum class ScenarioKind { LoginStorm, Steady, Saturation, Idle };
 std::string_view scenarioKindName(ScenarioKind k);
 
+// With a topology: which node each simulated user connects to first.
+enum class ConnectMode {
+  Home,    // its home node (the population's home column); users without one: round robin
+  Wrong,   // the node after its home in topology order: every login is redirected once
+  Spread,  // round robin over the nodes whatever the home (like DNS round robin)
+};
+std::string_view connectModeName(ConnectMode m);
+
 struct Scenario {
   std::string name;
   ScenarioKind kind = ScenarioKind::LoginStorm;
-  // Server under test.
+  // Server under test: one address, or a mesh topology file (then each user connects
+  // to a node's c2s endpoint, node.reachable(node.c2s), chosen by `connect`).
   std::string host = "127.0.0.1";
   int port = 5222;
+  std::string topology;
+  ConnectMode connect = ConnectMode::Home;
   std::string domain = "localhost";
   int serverPid = 0;  // for RSS and CPU readings from /proc (0 = unknown)
   // Users: names from the pattern ("%d" = index), indexes [first, first + users).
@@ -38,7 +49,8 @@ struct Scenario {
   // Login phase.
   double loginRate = 0;         // target logins/s over all workers; 0 = as fast as possible
   uint32_t loginConcurrency = 500;  // logins in flight per worker
-  double loginTimeout = 60;     // seconds, per login and for the whole phase
+  double loginTimeout = 60;     // seconds per login (redirect included); see coordinator.h
+  double settle = 0;            // seconds between the last login resolved and the main phase
   // Steady / idle / login_storm hold.
   double duration = 10;         // seconds of the main phase after everyone is online
   double msgsPerUserHour = 60;

@@ -8,6 +8,7 @@ void Counters::add(const Counters& o) {
   logins += o.logins;
   loginFailures += o.loginFailures;
   dropped += o.dropped;
+  redirects += o.redirects;
   msgsSent += o.msgsSent;
   msgsDelivered += o.msgsDelivered;
   msgsDuplicated += o.msgsDuplicated;
@@ -20,6 +21,8 @@ void Counters::add(const Counters& o) {
   scramCacheMisses += o.scramCacheMisses;
   cpuSeconds += o.cpuSeconds;
   for (const auto& [k, v] : o.failures) failures[k] += v;
+  for (const auto& [k, v] : o.onlineByNode) onlineByNode[k] += v;
+  for (const auto& [k, v] : o.redirectsByNode) redirectsByNode[k] += v;
 }
 
 nlohmann::json toJson(const Counters& c) {
@@ -30,7 +33,8 @@ nlohmann::json toJson(const Counters& c) {
           {"presence_received", c.presenceReceived}, {"bytes_in", c.bytesIn},
           {"bytes_out", c.bytesOut}, {"scram_cache_hits", c.scramCacheHits},
           {"scram_cache_misses", c.scramCacheMisses}, {"cpu_s", c.cpuSeconds},
-          {"failures", c.failures}};
+          {"failures", c.failures}, {"redirects", c.redirects}, {"online_by_node", c.onlineByNode},
+          {"redirects_by_node", c.redirectsByNode}};
 }
 
 Counters countersFromJson(const nlohmann::json& j) {
@@ -41,6 +45,7 @@ Counters countersFromJson(const nlohmann::json& j) {
   c.logins = u("logins");
   c.loginFailures = u("login_failures");
   c.dropped = u("dropped");
+  c.redirects = u("redirects");
   c.msgsSent = u("sent");
   c.msgsDelivered = u("delivered");
   c.msgsDuplicated = u("duplicated");
@@ -54,6 +59,12 @@ Counters countersFromJson(const nlohmann::json& j) {
   c.cpuSeconds = j.value("cpu_s", 0.0);
   if (j.contains("failures") && j["failures"].is_object())
     for (const auto& [k, v] : j["failures"].items()) c.failures[k] = v.get<uint64_t>();
+  auto byNode = [&](const char* key, std::map<std::string, uint64_t>& out) {
+    if (j.contains(key) && j[key].is_object())
+      for (const auto& [k, v] : j[key].items()) out[k] = v.get<uint64_t>();
+  };
+  byNode("online_by_node", c.onlineByNode);
+  byNode("redirects_by_node", c.redirectsByNode);
   return c;
 }
 

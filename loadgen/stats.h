@@ -18,6 +18,7 @@ struct Counters {
   uint64_t logins = 0;          // logins completed (cumulative)
   uint64_t loginFailures = 0;   // failed before online
   uint64_t dropped = 0;         // failed after online
+  uint64_t redirects = 0;       // <see-other-host/> followed (one per login at most)
   uint64_t msgsSent = 0;
   uint64_t msgsDelivered = 0;   // unique deliveries
   uint64_t msgsDuplicated = 0;
@@ -30,6 +31,10 @@ struct Counters {
   uint64_t scramCacheMisses = 0;
   double cpuSeconds = 0;        // user + system of the worker process so far
   std::map<std::string, uint64_t> failures;  // reason -> count
+  // By target node (topology node id, or "host:port" without a topology): users online
+  // there now, and redirects that sent a login there.
+  std::map<std::string, uint64_t> onlineByNode;
+  std::map<std::string, uint64_t> redirectsByNode;
 
   void add(const Counters& o);
 };

@@ -1,6 +1,6 @@
 #include "loadgen/worker.h"
 
-#include <netdb.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -60,17 +60,9 @@ Status Worker::init() {
   auto ctx = tls::TlsContext::client(to);
   if (!ctx.isOk()) return Status::fail(ctx.error().reason, ctx.error().detail);
   tls_ = ctx.value();
-  if (uv_ip4_addr(sc.host.c_str(), sc.port, &dest_) != 0) {
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(sc.host.c_str(), nullptr, &hints, &res) != 0 || !res)
-      return Status::fail("resolve", "cannot resolve " + sc.host);
-    dest_ = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
-    dest_.sin_port = htons(static_cast<uint16_t>(sc.port));
-    freeaddrinfo(res);
-  }
+  if (config_.targets.empty()) return Status::fail("targets", "no target to connect to");
+  onlineAt_.assign(config_.targets.size(), 0);
+  redirectsTo_.assign(config_.targets.size(), 0);
   size_t edges = config_.population->edgeCount();
   sendSeq_.reset(new uint32_t[edges + 1]());
   recvNext_.reset(new uint32_t[edges + 1]());
@@ -136,11 +128,20 @@ void Worker::startLogins() {
     allowed = std::min<uint64_t>(allowed, static_cast<uint64_t>(share * elapsed) + 1);
   }
   while (nextLogin_ < allowed && inFlight_ < std::max<uint32_t>(1, sc.loginConcurrency) && !finishing_)
-    (void)startOne(config_.shardFirst + nextLogin_++);
+    startOne(config_.shardFirst + nextLogin_++);
   if (nextLogin_ >= config_.shardCount) uv_timer_stop(&loginTimer_);
 }
 
-bool Worker::startOne(uint32_t user) {
+void Worker::startOne(uint32_t user) {
+  ++inFlight_;
+  ++counters_.connectsStarted;
+  if (firstConnectRealUs_ == 0) firstConnectRealUs_ = realtimeUs();
+  const auto* first = config_.userTarget;
+  uint16_t target = first ? (*first)[user - config_.scenario.first] : 0;
+  launch(user, target, monotonicUs(), false);
+}
+
+void Worker::launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected) {
   const Scenario& sc = config_.scenario;
   ClientOptions o;
   o.domain = sc.domain;
@@ -150,34 +151,67 @@ bool Worker::startOne(uint32_t user) {
   o.rosterGet = sc.roster;
   o.initialPresence = sc.presence;
   o.streamManagement = sc.sm;
-  auto* c = new Connection(*this, user, std::move(o));
+  auto* c = new Connection(*this, user, target, std::move(o), loginStartUs, redirected);
   conns_[local(user)] = c;
   ++liveConnections_;
-  ++inFlight_;
-  ++counters_.connectsStarted;
-  if (firstConnectRealUs_ == 0) firstConnectRealUs_ = realtimeUs();
+  // Spread loopback connections over 127.0.0.1..N (more source ports than one address
+  // has); elsewhere the kernel picks the source.
+  const sockaddr_in& dest = config_.targets[target].addr;
+  bool loopback = (ntohl(dest.sin_addr.s_addr) >> 24) == 127;
   sockaddr_in src{};
-  std::string ip = "127.0.0." + std::to_string(1 + sourceCursor_++ % sc.sourceAddresses);
-  uv_ip4_addr(ip.c_str(), 0, &src);
-  int r = c->connect(dest_, src);
-  if (r != 0) {
-    c->session().fail(std::string("connect:") + uv_err_name(r));
-    return false;
+  if (loopback) {
+    std::string ip = "127.0.0." + std::to_string(1 + sourceCursor_++ % sc.sourceAddresses);
+    uv_ip4_addr(ip.c_str(), 0, &src);
   }
-  return true;
+  int r = c->connect(dest, loopback ? &src : nullptr);
+  if (r != 0) c->session().fail(std::string("connect:") + uv_err_name(r));
 }
 
-void Worker::setOnline(uint32_t user, bool on) {
+std::string Worker::followRedirect(Connection& c) {
+  if (c.redirected()) return "see-other-host-again";
+  auto target = redirectTarget(c.session().seeOtherHost());
+  if (!target) return "see-other-host-bad-target";
+  ++counters_.redirects;
+  ++redirectsTo_[*target];
+  launch(c.user(), *target, c.startUs(), true);
+  return {};
+}
+
+std::optional<uint16_t> Worker::redirectTarget(const std::string& hostPort) {
+  if (auto it = redirectCache_.find(hostPort); it != redirectCache_.end()) return it->second;
+  std::string host;
+  int port = 0;
+  sockaddr_in addr{};
+  if (!ClientSession::parseHostPort(hostPort, &host, &port) || !resolveIpv4(host, port, &addr)) return std::nullopt;
+  auto& targets = config_.targets;
+  size_t i = 0;
+  while (i < targets.size() && !(targets[i].addr.sin_addr.s_addr == addr.sin_addr.s_addr &&
+                                 targets[i].addr.sin_port == addr.sin_port))
+    ++i;
+  if (i == targets.size()) {
+    if (i >= UINT16_MAX) return std::nullopt;
+    targets.push_back({hostPort, addr});
+    onlineAt_.push_back(0);
+    redirectsTo_.push_back(0);
+  }
+  auto index = static_cast<uint16_t>(i);
+  redirectCache_.emplace(hostPort, index);
+  return index;
+}
+
+void Worker::setOnline(uint32_t user, bool on, uint16_t target) {
   int32_t& pos = onlinePos_[local(user)];
   if (on && pos < 0) {
     pos = static_cast<int32_t>(onlineList_.size());
     onlineList_.push_back(user);
+    ++onlineAt_[target];
   } else if (!on && pos >= 0) {
     uint32_t last = onlineList_.back();
     onlineList_[static_cast<size_t>(pos)] = last;
     onlinePos_[local(last)] = pos;
     onlineList_.pop_back();
     pos = -1;
+    --onlineAt_[target];
   }
   counters_.online = onlineList_.size();
 }
@@ -185,7 +219,7 @@ void Worker::setOnline(uint32_t user, bool on) {
 void Worker::onOnline(Connection& c) {
   --inFlight_;
   ++counters_.logins;
-  setOnline(c.user(), true);
+  setOnline(c.user(), true, c.target());
   loginLatency_.record(monotonicUs() - c.startUs());
   lastLoginRealUs_ = realtimeUs();
   maybeReportLoginsResolved();
@@ -201,16 +235,21 @@ void Worker::maybeReportLoginsResolved() {
 void Worker::onConnectionFailed(Connection& c, std::string_view reason) {
   if (c.everOnline()) {
     ++counters_.dropped;
-    setOnline(c.user(), false);
+    setOnline(c.user(), false, c.target());
     counters_.failures["dropped:" + std::string(reason)]++;
-  } else {
-    --inFlight_;
-    ++counters_.loginFailures;
-    counters_.failures[std::string(reason)]++;
-    c.close();
-    return maybeReportLoginsResolved();
+    return c.close();
   }
+  std::string why;
+  if (!c.session().seeOtherHost().empty() && !finishing_) {
+    why = followRedirect(c);
+    if (why.empty()) return c.close();  // the login goes on at the new target
+    reason = why;
+  }
+  --inFlight_;
+  ++counters_.loginFailures;
+  counters_.failures[std::string(reason)]++;
   c.close();
+  maybeReportLoginsResolved();
 }
 
 void Worker::connectionClosed(Connection* c) {
@@ -319,14 +358,45 @@ void Worker::sweepLoginTimeouts() {
   auto limit = static_cast<uint64_t>(config_.scenario.loginTimeout * 1e6);
   for (Connection* c : conns_) {
     if (!c || c->closing() || c->everOnline()) continue;
-    if (now - c->startUs() > limit) c->session().fail("login-timeout");
+    if (now - c->startUs() > limit) c->session().fail("timeout");
   }
+}
+
+void Worker::expireLogins() {
+  uv_timer_stop(&loginTimer_);
+  uint32_t notStarted = config_.shardCount - nextLogin_;
+  nextLogin_ = config_.shardCount;
+  if (notStarted > 0) {
+    counters_.loginFailures += notStarted;
+    counters_.failures["not-started"] += notStarted;
+  }
+  // fail() may close and free a connection (conns_ entries are nulled, never moved).
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    Connection* c = conns_[i];
+    if (c && !c->closing() && !c->everOnline()) c->session().fail("timeout");
+  }
+  maybeReportLoginsResolved();
+}
+
+void Worker::countUnresolvedLogins() {
+  uint64_t notStarted = config_.shardCount - nextLogin_, pending = 0;
+  nextLogin_ = config_.shardCount;
+  for (Connection* c : conns_)
+    if (c && !c->closing() && !c->everOnline()) ++pending;
+  counters_.loginFailures += notStarted + pending;
+  if (notStarted) counters_.failures["not-started"] += notStarted;
+  if (pending) counters_.failures["unfinished"] += pending;
+  inFlight_ = 0;
 }
 
 void Worker::report(const char* type, bool boundary) {
   counters_.cpuSeconds = cpuSeconds();
   counters_.scramCacheHits = config_.cache ? config_.cache->hits() : 0;
   counters_.scramCacheMisses = config_.cache ? config_.cache->misses() : 0;
+  for (size_t t = 0; t < config_.targets.size(); ++t) {
+    counters_.onlineByNode[config_.targets[t].name] = onlineAt_[t];
+    if (redirectsTo_[t]) counters_.redirectsByNode[config_.targets[t].name] = redirectsTo_[t];
+  }
   nlohmann::json j = {{"type", type}, {"w", config_.id}, {"c", toJson(counters_)},
                       {"lat", toJson(latency_)}, {"login", toJson(loginLatency_)},
                       {"first_connect_us", firstConnectRealUs_}, {"last_login_us", lastLoginRealUs_},
@@ -365,6 +435,7 @@ void Worker::onControlRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 
 void Worker::handleControlLine(std::string_view line) {
   if (line == "finish") return finish();
+  if (line == "expire") return expireLogins();
   if (line.substr(0, 5) == "send ") {
     double m = 0, p = 0;
     if (std::sscanf(std::string(line).c_str(), "send %lf %lf", &m, &p) != 2) return;
@@ -388,6 +459,7 @@ void Worker::finish() {
   uv_timer_stop(&sendTimer_);
   uv_timer_stop(&tickTimer_);
   if (controlOpen_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&control_));
+  countUnresolvedLogins();
   report("done");
   std::vector<Connection*> all;
   for (Connection* c : conns_)

@@ -5,13 +5,23 @@
 // and then does what the coordinator says on the control pipe, one command per line:
 //   "send <msgs/s> <presence/s>"  send chats to random roster contacts of random online
 //                                 users, and presence changes, at these rates (0 stops);
-//   "finish"                      report the final counters and exit.
+//   "expire"                      the login phase is over: fail the logins still in
+//                                 flight (reason "timeout") and count the users not
+//                                 started yet as failed ("not-started");
+//   "finish"                      report the final counters and exit (logins still
+//                                 unresolved then count as failed, "unfinished").
 // Each "send" command first closes the current epoch with an immediate report marked
 // "boundary" (exact counters at the command), so the coordinator measures phases and
 // saturation steps from command to command; reports carry their epoch number.
 // Once a second it writes a JSON line on the report pipe (see stats.h): {"type":"tick",
 // "w":id, "c":counters, "lat":message latency histogram of that second, "login":login
 // latency histogram of that second}; at the end {"type":"done", ...}.
+//
+// Targets: each user connects first to the target the coordinator chose for it (a
+// topology node, or the one server address). A login answered with <see-other-host/> is
+// retried once at the named host:port (counted as a redirect of that target; a second
+// redirect fails the login); its latency and timeout run from the first connect. Every
+// user ends the login phase counted once: logins + loginFailures == shard users.
 //
 // Message accounting: every (sender, receiver) roster edge has its own sequence; the
 // receiver keeps the next expected sequence per edge, so duplicates and out-of-order
@@ -24,7 +34,9 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -39,6 +51,12 @@ namespace xmesh::loadgen {
 
 class Connection;
 
+// Where users connect: a topology node (name = its id) or an address (name "host:port").
+struct Target {
+  std::string name;
+  sockaddr_in addr{};
+};
+
 struct WorkerConfig {
   Scenario scenario;
   uint32_t id = 0;
@@ -48,6 +66,9 @@ struct WorkerConfig {
   int controlFd = -1;
   const Population* population = nullptr;
   SaltedCache* cache = nullptr;  // this process's copy
+  std::vector<Target> targets;   // at least one
+  // First target of each simulated user, by global index - scenario.first; null: all 0.
+  const std::vector<uint16_t>* userTarget = nullptr;
 };
 
 class Worker {
@@ -82,7 +103,14 @@ class Worker {
 
   Status init();
   void startLogins();
-  bool startOne(uint32_t user);
+  void startOne(uint32_t user);
+  void launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected);
+  // Follows c's <see-other-host/>: "" when a new connection carries the login on, else
+  // the failure reason.
+  std::string followRedirect(Connection& c);
+  std::optional<uint16_t> redirectTarget(const std::string& hostPort);
+  void expireLogins();
+  void countUnresolvedLogins();
   void sendDue();
   void sendOneMessage();
   void sendOnePresence();
@@ -95,7 +123,7 @@ class Worker {
   void flushDirty();
   void maybeReportLoginsResolved();
   uint32_t local(uint32_t user) const { return user - config_.shardFirst; }
-  void setOnline(uint32_t user, bool on);
+  void setOnline(uint32_t user, bool on, uint16_t target);
 
   static void onLoginTimer(uv_timer_t* t);
   static void onSendTimer(uv_timer_t* t);
@@ -115,8 +143,10 @@ class Worker {
   std::string controlLine_;
   std::string plainScratch_;
   std::shared_ptr<tls::TlsContext> tls_;
-  sockaddr_in dest_{};
   uint32_t sourceCursor_ = 0;
+  // By target index (config_.targets, grown by redirects to addresses it did not list).
+  std::vector<uint64_t> onlineAt_, redirectsTo_;
+  std::unordered_map<std::string, uint16_t> redirectCache_;  // see-other-host text -> target
 
   std::vector<Connection*> conns_;  // by local index; null when none
   std::vector<Connection*> dirty_;

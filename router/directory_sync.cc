@@ -170,7 +170,9 @@ Status DirectorySync::onRecord(NodeIndex peer, const r2r::Unit& record) {
   }
   if (op == "end") {
     if (gen != p.inGen) return Status::ok();  // an older, superseded sync
-    size_t dropped = homes_.sweep(peer, gen);
+    // Everything the directory holds for the peer was confirmed by this sync unless the
+    // counts differ: only then walk the directory for stale entries.
+    size_t dropped = homes_.countHomedOn(peer) == p.status.receivedUsers ? 0 : homes_.sweep(peer, gen);
     p.status.receivedComplete = true;
     ++p.status.fullSyncsReceived;
     log::info("mesh", "directory-sync-received",
@@ -187,8 +189,7 @@ Status DirectorySync::onRecord(NodeIndex peer, const r2r::Unit& record) {
       continue;
     }
     if (op == "add") {
-      homes_.set(user, peer, gen);
-      if (gen == p.inGen) ++p.status.receivedUsers;
+      if (homes_.set(user, peer, gen) && gen == p.inGen) ++p.status.receivedUsers;
     } else {
       homes_.removeIf(user, peer);
     }

@@ -12,15 +12,23 @@ std::optional<topology::NodeIndex> HomeDirectory::homeOf(std::string_view user) 
   return it->second.home;
 }
 
-void HomeDirectory::set(std::string_view user, NodeIndex home, uint32_t generation) {
+bool HomeDirectory::set(std::string_view user, NodeIndex home, uint32_t generation) {
   Shard& s = shardFor(user);
   std::unique_lock lock(s.mu);
   auto it = s.users.find(user);
   if (it == s.users.end()) {
     s.users.emplace(std::string(user), Entry{home, generation});
-    return;
+    count(home, 1);
+    return true;
+  }
+  Entry old = it->second;
+  if (old.home == home && old.generation == generation) return false;
+  if (old.home != home) {
+    count(old.home, -1);
+    count(home, 1);
   }
   it->second = Entry{home, generation};
+  return true;
 }
 
 bool HomeDirectory::removeIf(std::string_view user, NodeIndex home) {
@@ -29,6 +37,7 @@ bool HomeDirectory::removeIf(std::string_view user, NodeIndex home) {
   auto it = s.users.find(user);
   if (it == s.users.end() || it->second.home != home) return false;
   s.users.erase(it);
+  count(home, -1);
   return true;
 }
 
@@ -40,6 +49,7 @@ size_t HomeDirectory::sweep(NodeIndex home, uint32_t generation) {
       return kv.second.home == home && kv.second.generation != generation;
     });
   }
+  count(home, -static_cast<int>(removed));
   return removed;
 }
 
@@ -52,13 +62,5 @@ size_t HomeDirectory::size() const {
   return n;
 }
 
-size_t HomeDirectory::countHomedOn(NodeIndex home) const {
-  size_t n = 0;
-  for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
-    for (const auto& kv : s.users) n += kv.second.home == home;
-  }
-  return n;
-}
 
 }  // namespace xmesh::router

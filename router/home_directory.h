@@ -11,6 +11,7 @@
 // other users are unknown (mark on add, sweep at the end of the sync).
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -28,8 +29,9 @@ class HomeDirectory {
   using NodeIndex = topology::NodeIndex;
 
   std::optional<NodeIndex> homeOf(std::string_view user) const;
-  // Adds or moves `user` to `home`, confirmed by sync `generation` of that node.
-  void set(std::string_view user, NodeIndex home, uint32_t generation = 0);
+  // Adds or moves `user` to `home`, confirmed by sync `generation` of that node. True
+  // when the entry was not already confirmed by exactly this (home, generation).
+  bool set(std::string_view user, NodeIndex home, uint32_t generation = 0);
   // Removes `user` only while its home is `home`: a late removal from the old home must
   // not undo the newer announcement of the new one. True if removed.
   bool removeIf(std::string_view user, NodeIndex home);
@@ -37,7 +39,11 @@ class HomeDirectory {
   size_t sweep(NodeIndex home, uint32_t generation);
 
   size_t size() const;
-  size_t countHomedOn(NodeIndex home) const;
+  // O(1): kept per node, so the end of a full sync can tell whether a sweep is needed
+  // without walking the whole directory once per peer.
+  size_t countHomedOn(NodeIndex home) const {
+    return home < counts_.size() ? counts_[home].load(std::memory_order_relaxed) : 0;
+  }
 
  private:
   struct Entry {
@@ -55,7 +61,12 @@ class HomeDirectory {
   const Shard& shardFor(std::string_view u) const { return shards_[Hash{}(u) % kShards]; }
   Shard& shardFor(std::string_view u) { return shards_[Hash{}(u) % kShards]; }
 
+  void count(NodeIndex home, int delta) {
+    if (home < counts_.size()) counts_[home].fetch_add(static_cast<uint32_t>(delta), std::memory_order_relaxed);
+  }
+
   std::array<Shard, kShards> shards_;
+  std::array<std::atomic<uint32_t>, topology::kMaxNodes> counts_{};
 };
 
 }  // namespace xmesh::router

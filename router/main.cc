@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "router/admin_server.h"
+#include "router/mesh_node.h"
 #include "router/node.h"
 #include "topology/loader.h"
 #include "topology/node_settings.h"
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--loops", loops, "Override loops (0 = one per core)");
   app.add_option("--data-dir", dataDir, "Override data_dir");
   app.add_option("--topology", topologyPath, "Mesh topology TOML (with --node): identity and listeners");
+  std::string r2rListen;
+  app.add_option("--r2r-listen", r2rListen,
+                 "Bind the r2r listener to ADDRESS:PORT instead of the topology's r2r endpoint "
+                 "(a node reached through a port forward or proxy)");
   CLI11_PARSE(app, argc, argv);
 
   xmesh::NodeConfig config;
@@ -69,6 +74,15 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   xmesh::router::Node node(config);
   node.setTopology(topology);
+  if (!r2rListen.empty()) {
+    size_t colon = r2rListen.rfind(':');
+    int port = colon == std::string::npos ? 0 : std::atoi(r2rListen.c_str() + colon + 1);
+    if (port <= 0 || port > 65535) {
+      std::cerr << "xmeshd: --r2r-listen wants ADDRESS:PORT, got '" << r2rListen << "'\n";
+      return 2;
+    }
+    node.setR2rListen(xmesh::topology::Endpoint{r2rListen.substr(0, colon), port});
+  }
   if (auto s = node.init(); !s) {
     xmesh::log::error("node", "init-failed", {{"reason", s.error().reason}, {"detail", s.error().detail}});
     return 1;
@@ -78,6 +92,15 @@ int main(int argc, char** argv) {
     if (path == "/metrics") {
       *type = "text/plain; version=0.0.4";
       return node.renderMetrics();
+    }
+    // Operations: force a reconnect of one r2r link (what a link reset costs is visible
+    // in the resend counters; tests use it to cut links under traffic).
+    if (path.rfind("/mesh/reset-link?peer=", 0) == 0) {
+      std::string peer = path.substr(std::string("/mesh/reset-link?peer=").size());
+      *type = "text/plain";
+      if (node.mesh() && node.mesh()->resetLink(peer)) return std::string("ok\n");
+      *code = 404;
+      return std::string("no such peer\n");
     }
     if (path == "/status") {
       *type = "application/json";

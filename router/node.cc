@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "router/mesh_node.h"
 #include "sasl/scram.h"
 #include "store/sqlite_store.h"
 #include "tls/selfsigned.h"
@@ -24,6 +25,7 @@ Node::Node(NodeConfig config)
 Node::~Node() {
   // Store jobs post to loops: stop the store before the loops go away.
   if (store_) store_->shutdown();
+  mesh_.reset();
   loops_.clear();
 }
 
@@ -76,6 +78,13 @@ Status Node::init() {
     s = l->listen();
     if (!s) return s;
   }
+  if (topology_ && topology_->nodes().size() > 1) {
+    auto self = topology_->nodeIndex(config_.nodeId);
+    if (!self) return Status::fail("topology-invalid", "node '" + config_.nodeId + "' is not in the topology");
+    mesh_ = std::make_unique<MeshNode>(*this, topology_, *self, 0, r2rListen_);
+    if (s = mesh_->start(); !s) return s;
+    router_.setMesh(mesh_.get());
+  }
   return Status::ok();
 }
 
@@ -94,6 +103,7 @@ void Node::stop() {
 void Node::join() {
   for (auto& l : loops_) l->joinThread();
   for (auto& l : loops_) l->markClosed();
+  if (mesh_) mesh_->close();
   for (auto& l : loops_) l->teardown();
 }
 
@@ -217,7 +227,9 @@ std::string Node::renderMetrics() const {
     o << "xmesh_crossloop_queue_depth{loop=\"" << d << "\"} " << depth << '\n';
   }
   metric("xmesh_online_users", "gauge", "Users with at least one session.", directory_.onlineUsersApprox());
-  return o.str();
+  std::string out = o.str();
+  if (mesh_) mesh_->renderMetrics(out);
+  return out;
 }
 
 std::string Node::renderStatus() const {
@@ -237,6 +249,7 @@ std::string Node::renderStatus() const {
   j["stanzas_out"] = t.out[0] + t.out[1] + t.out[2];
   j["store_queue_depth"] = store_ ? store_->queueDepth() : 0;
   j["output_queued_bytes"] = t.queued;
+  if (mesh_) mesh_->renderStatus(j);
   return j.dump();
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "topology/topology.h"
 
 namespace xmesh::router {
+
+class MeshNode;
 
 class Node {
  public:
@@ -47,7 +50,11 @@ class Node {
   // Mesh topology (optional, set before init()): users homed on another node are
   // redirected there with see-other-host. Failed-over nodes come with the SRM (issue 5).
   void setTopology(std::shared_ptr<const topology::Topology> topology) { topology_ = std::move(topology); }
+  // Binds the r2r listener here rather than on the topology's r2r endpoint (set before
+  // init(); for a node reached through a port forward, or a test's delaying proxy).
+  void setR2rListen(topology::Endpoint endpoint) { r2rListen_ = std::move(endpoint); }
   std::string seeOtherHost(std::string_view homeNode) const;
+  MeshNode* mesh() { return mesh_.get(); }
 
   // Aggregates for /metrics and /status.
   std::string renderMetrics() const;
@@ -68,6 +75,10 @@ class Node {
   int64_t startedAtMs_ = 0;
   std::shared_ptr<const topology::Topology> topology_;
   topology::NodeSet failedOver_;  // empty until the SRM exists (issue 5)
+  // The r2r mesh (links, home directory), when the topology has other nodes. Its links
+  // live on loop 0.
+  std::unique_ptr<MeshNode> mesh_;
+  std::optional<topology::Endpoint> r2rListen_;
 };
 
 }  // namespace xmesh::router

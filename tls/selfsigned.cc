@@ -43,12 +43,27 @@ bool validDnsName(const std::string& name) {
   return true;
 }
 
-Status validateArgs(const std::vector<std::string>& dnsNames, int days) {
-  if (days <= 0 || days > 36500) return Status::fail("cert-invalid", "days out of range");
+constexpr int kMaxDays = 36500;
+
+Status validateNames(const std::vector<std::string>& dnsNames) {
   for (const auto& n : dnsNames) {
     if (!validDnsName(n)) return Status::fail("cert-invalid", "invalid DNS name '" + n + "'");
   }
   return Status::ok();
+}
+
+Status validateArgs(const std::vector<std::string>& dnsNames, int days) {
+  if (days <= 0 || days > kMaxDays) return Status::fail("cert-invalid", "days out of range");
+  return validateNames(dnsNames);
+}
+
+Status validateArgs(const std::vector<std::string>& dnsNames, const IssueOptions& window) {
+  auto inRange = [](int d) { return d >= -kMaxDays && d <= kMaxDays; };
+  if (!inRange(window.notBeforeDaysFromNow) || !inRange(window.notAfterDaysFromNow) ||
+      window.notBeforeDaysFromNow >= window.notAfterDaysFromNow) {
+    return Status::fail("cert-invalid", "validity window out of range");
+  }
+  return validateNames(dnsNames);
 }
 
 bssl::UniquePtr<EVP_PKEY> generateP256() {
@@ -99,7 +114,7 @@ std::string sanValue(const std::vector<std::string>& dnsNames) {
 // Builds and signs a certificate for `key`. issuer/issuerKey null: self-signed.
 Result<bssl::UniquePtr<X509>> buildCertificate(EVP_PKEY* key, const std::string& commonName,
                                                const std::vector<std::string>& dnsNames,
-                                               int days, bool isCa, X509* issuer,
+                                               const IssueOptions& window, bool isCa, X509* issuer,
                                                EVP_PKEY* issuerKey) {
   auto fail = [](std::string_view what) {
     return Error{"cert-error", takeSslErrors(what)};
@@ -116,8 +131,10 @@ Result<bssl::UniquePtr<X509>> buildCertificate(EVP_PKEY* key, const std::string&
   }
   X509* self = issuer != nullptr ? issuer : cert.get();
   if (!X509_set_issuer_name(cert.get(), X509_get_subject_name(self)) ||
-      !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) ||
-      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), days * kSecondsPerDay) ||
+      !X509_gmtime_adj(X509_getm_notBefore(cert.get()),
+                       window.notBeforeDaysFromNow * kSecondsPerDay - kBackdateSeconds) ||
+      !X509_gmtime_adj(X509_getm_notAfter(cert.get()),
+                       window.notAfterDaysFromNow * kSecondsPerDay) ||
       !X509_set_pubkey(cert.get(), key)) {
     return fail("setting validity/key");
   }
@@ -202,7 +219,8 @@ Status generateSelfSigned(const std::string& certPath, const std::string& keyPat
   bssl::UniquePtr<EVP_PKEY> key = generateP256();
   if (!key) return certError("generating P-256 key");
   std::string cn = dnsNames.empty() ? "xmesh" : dnsNames.front();
-  auto cert = buildCertificate(key.get(), cn, dnsNames, days, isCa, nullptr, nullptr);
+  auto cert = buildCertificate(key.get(), cn, dnsNames, IssueOptions{0, days}, isCa, nullptr,
+                               nullptr);
   if (!cert) return Status::fail(cert.error().reason, cert.error().detail);
   return writeKeyAndCert(certPath, keyPath, key.get(), cert->get());
 }
@@ -211,8 +229,17 @@ Status issueCertificate(const std::string& caCertPath, const std::string& caKeyP
                         const std::string& certPath, const std::string& keyPath,
                         const std::string& commonName, const std::vector<std::string>& dnsNames,
                         int days) {
-  clearSslErrors();
   if (auto s = validateArgs(dnsNames, days); !s) return s;
+  return issueCertificate(caCertPath, caKeyPath, certPath, keyPath, commonName, dnsNames,
+                          IssueOptions{0, days});
+}
+
+Status issueCertificate(const std::string& caCertPath, const std::string& caKeyPath,
+                        const std::string& certPath, const std::string& keyPath,
+                        const std::string& commonName, const std::vector<std::string>& dnsNames,
+                        const IssueOptions& options) {
+  clearSslErrors();
+  if (auto s = validateArgs(dnsNames, options); !s) return s;
   if (commonName.empty() || commonName.size() > 64) {  // ub-common-name (RFC 5280)
     return Status::fail("cert-invalid", "common name must be 1..64 bytes");
   }
@@ -228,7 +255,7 @@ Status issueCertificate(const std::string& caCertPath, const std::string& caKeyP
   }
   bssl::UniquePtr<EVP_PKEY> key = generateP256();
   if (!key) return certError("generating P-256 key");
-  auto cert = buildCertificate(key.get(), commonName, dnsNames, days, /*isCa=*/false,
+  auto cert = buildCertificate(key.get(), commonName, dnsNames, options, /*isCa=*/false,
                                caCert->get(), caKey->get());
   if (!cert) return Status::fail(cert.error().reason, cert.error().detail);
   return writeKeyAndCert(certPath, keyPath, key.get(), cert->get());

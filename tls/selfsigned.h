@@ -33,4 +33,19 @@ Status issueCertificate(const std::string& caCertPath, const std::string& caKeyP
                         const std::string& commonName, const std::vector<std::string>& dnsNames,
                         int days);
 
+// Validity window of an issued certificate, in days relative to now (negative: in the
+// past). The usual one-hour backdating applies to notBefore on top. Tests use a window
+// entirely in the past for an expired certificate, or in the future for one not yet valid.
+struct IssueOptions {
+  int notBeforeDaysFromNow = 0;
+  int notAfterDaysFromNow = 365;
+};
+
+// As above, with an explicit validity window (notBefore must precede notAfter, both
+// within +-36500 days).
+Status issueCertificate(const std::string& caCertPath, const std::string& caKeyPath,
+                        const std::string& certPath, const std::string& keyPath,
+                        const std::string& commonName, const std::vector<std::string>& dnsNames,
+                        const IssueOptions& options);
+
 }  // namespace xmesh::tls

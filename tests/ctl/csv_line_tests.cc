@@ -66,5 +66,68 @@ TEST(CsvLine, RejectsBadUsernameAndContacts) {
   EXPECT_EQ(parseCsvLine("alice,plain:pw,bob", 4096).error().reason, "bad-line");
 }
 
+
+// The optional 4th column: a home node id, told apart from contacts by the '@' rule.
+TEST(CsvLine, HomeColumnSetsHomeNode) {
+  auto r = parseCsvLine("alice," + scram1("pw") + ",bob@example.com;carol@example.com,a1", 4096);
+  ASSERT_TRUE(r.isOk()) << r.error().detail;
+  EXPECT_EQ(r->user.homeNode, "a1");
+  EXPECT_EQ(r->roster.size(), 2u);
+  auto noContacts = parseCsvLine("alice,plain:pw,,east-2.b", 4096);
+  ASSERT_TRUE(noContacts.isOk()) << noContacts.error().detail;
+  EXPECT_EQ(noContacts->user.homeNode, "east-2.b");
+  EXPECT_TRUE(noContacts->roster.empty());
+  EXPECT_TRUE(sasl::verifyPassword(noContacts->user.secrets.sha1, "pw"));
+}
+
+TEST(CsvLine, EmptyHomeColumnLeavesUserUnassigned) {
+  auto r = parseCsvLine("alice,plain:pw,bob@example.com,", 4096);
+  ASSERT_TRUE(r.isOk()) << r.error().detail;
+  EXPECT_EQ(r->user.homeNode, "");
+  ASSERT_EQ(r->roster.size(), 1u);
+  EXPECT_TRUE(sasl::verifyPassword(r->user.secrets.sha1, "pw"));
+}
+
+TEST(CsvLine, ThreeColumnLinesKeepTheirMeaning) {
+  // Passwords with commas, with and without contacts, still read as 3 columns.
+  auto a = parseCsvLine("alice,plain:a,b,c,", 4096);
+  ASSERT_TRUE(a.isOk()) << a.error().detail;
+  EXPECT_TRUE(sasl::verifyPassword(a->user.secrets.sha1, "a,b,c"));
+  EXPECT_EQ(a->user.homeNode, "");
+  auto b = parseCsvLine("alice,plain:a,b,bob@example.com", 4096);
+  ASSERT_TRUE(b.isOk()) << b.error().detail;
+  EXPECT_TRUE(sasl::verifyPassword(b->user.secrets.sha1, "a,b"));
+  EXPECT_EQ(b->user.homeNode, "");
+  // With the home column, even empty, a password with commas is unambiguous.
+  auto c = parseCsvLine("alice,plain:pa,ss,,", 4096);
+  ASSERT_TRUE(c.isOk()) << c.error().detail;
+  EXPECT_TRUE(sasl::verifyPassword(c->user.secrets.sha1, "pa,ss"));
+  auto d = parseCsvLine("alice,plain:p,@ss,bob@example.com,n1", 4096);
+  ASSERT_TRUE(d.isOk()) << d.error().detail;
+  EXPECT_TRUE(sasl::verifyPassword(d->user.secrets.sha1, "p,@ss"));
+  EXPECT_EQ(d->user.homeNode, "n1");
+}
+
+TEST(CsvLine, SplitFindsFieldsFromTheRight) {
+  auto f = splitCsvFields("u,plain:x,y,,n1");
+  ASSERT_TRUE(f.isOk());
+  EXPECT_EQ(f->username, "u");
+  EXPECT_EQ(f->secret, "plain:x,y");
+  EXPECT_EQ(f->contacts, "");
+  EXPECT_EQ(f->home, "n1");
+  EXPECT_TRUE(f->hasHome);
+  auto g = splitCsvFields("u,plain:x,a@b;c@d");
+  ASSERT_TRUE(g.isOk());
+  EXPECT_EQ(g->secret, "plain:x");
+  EXPECT_EQ(g->contacts, "a@b;c@d");
+  EXPECT_FALSE(g->hasHome);
+}
+
+TEST(CsvLine, RejectsBadHome) {
+  EXPECT_EQ(parseCsvLine("alice,plain:pw,bob@example.com,A1", 4096).error().reason, "bad-line");
+  EXPECT_EQ(parseCsvLine("alice,plain:pw,,-x", 4096).error().reason, "bad-line");
+  EXPECT_EQ(parseCsvLine("alice,plain:pw,,n 1", 4096).error().reason, "bad-line");
+}
+
 }  // namespace
 }  // namespace xmesh::ctl

@@ -173,5 +173,46 @@ TEST_F(XmeshctlTest, ImportStopsAtBadLineAndNamesIt) {
   EXPECT_NE(imp.err.find("line 2"), std::string::npos) << imp.err;
 }
 
+
+// The 4th CSV column lands in UserRecord.homeNode; an empty one keeps an existing home.
+TEST_F(XmeshctlTest, ImportsHomeColumn) {
+  std::string csv = dir_ + "/homes.csv";
+  std::ofstream(csv) << "alice,plain:pw,bob@example.com,a1\n"
+                     << "bob,plain:pw,alice@example.com;carol@example.com,b2\n"
+                     << "carol,plain:pw,bob@example.com\n"
+                     << "dave,plain:p,w,,\n";
+  CtlRun imp = ctl({"import", csv});
+  ASSERT_EQ(imp.exitCode, 0) << imp.err;
+  EXPECT_NE(imp.out.find("imported 4 users, 4 roster rows"), std::string::npos) << imp.out;
+  EXPECT_NE(imp.out.find("2 with a home node"), std::string::npos) << imp.out;
+  {
+    auto st = open();
+    EXPECT_EQ(st->getUser("alice").value()->homeNode, "a1");
+    EXPECT_EQ(st->getUser("bob").value()->homeNode, "b2");
+    EXPECT_EQ(st->getUser("carol").value()->homeNode, "");
+    EXPECT_EQ(st->getUser("dave").value()->homeNode, "");
+    EXPECT_TRUE(sasl::verifyPassword(st->getUser("dave").value()->secrets.sha1, "p,w"));
+    EXPECT_EQ(st->getRoster("bob")->size(), 2u);
+  }
+  // Re-import: a named home replaces, an absent one keeps what the store has.
+  ASSERT_EQ(ctl({"user", "home", "carol", "a2"}).exitCode, 0);
+  std::ofstream(csv) << "alice,plain:pw,bob@example.com,b1\n"
+                     << "carol,plain:pw,bob@example.com\n";
+  ASSERT_EQ(ctl({"import", csv}).exitCode, 0);
+  auto st = open();
+  EXPECT_EQ(st->getUser("alice").value()->homeNode, "b1");
+  EXPECT_EQ(st->getUser("carol").value()->homeNode, "a2");
+}
+
+TEST_F(XmeshctlTest, ImportRefusesBadHome) {
+  std::string csv = dir_ + "/badhome.csv";
+  std::ofstream(csv) << "alice,plain:pw,bob@example.com,a1\n"
+                     << "bob,plain:pw,alice@example.com,Node_2\n";
+  CtlRun imp = ctl({"import", csv});
+  EXPECT_EQ(imp.exitCode, 2);
+  EXPECT_NE(imp.err.find("line 2"), std::string::npos) << imp.err;
+  EXPECT_NE(imp.err.find("home"), std::string::npos) << imp.err;
+}
+
 }  // namespace
 }  // namespace xmesh::ctl

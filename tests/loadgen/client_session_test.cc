@@ -229,6 +229,38 @@ TEST_F(ClientSessionTest, StreamErrorIsReported) {
   EXPECT_EQ(listener.failures[0], "stream-error:host-unknown");
 }
 
+// xmeshd answers a SCRAM login of a user homed elsewhere with see-other-host instead of
+// <success/>: the session fails with the target kept for the owner to follow.
+TEST_F(ClientSessionTest, SeeOtherHostKeepsItsTarget) {
+  ClientSession c(options(), transport, listener, nullptr);
+  c.start();
+  c.onBytes(std::string(kServerHeader) + kTlsFeatures);
+  c.onBytes("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  c.onBytes(std::string(kServerHeader) + kSaslFeatures);
+  EXPECT_EQ(c.seeOtherHost(), "");
+  c.onBytes("<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'> 127.0.0.1:15002 "
+            "</see-other-host></stream:error>");
+  ASSERT_EQ(listener.failures.size(), 1u);
+  EXPECT_EQ(listener.failures[0], "stream-error:see-other-host");
+  EXPECT_EQ(c.seeOtherHost(), "127.0.0.1:15002");
+}
+
+TEST(ClientSessionHostPort, ParsesSeeOtherHostTargets) {
+  std::string host;
+  int port = 0;
+  EXPECT_TRUE(ClientSession::parseHostPort("127.0.0.1:15002", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 15002);
+  EXPECT_TRUE(ClientSession::parseHostPort("node-2.example.net", &host, &port));
+  EXPECT_EQ(host, "node-2.example.net");
+  EXPECT_EQ(port, 5222);  // RFC 6120 4.9.3.19: the default port
+  EXPECT_TRUE(ClientSession::parseHostPort("[::1]:5223", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 5223);
+  for (const char* bad : {"", ":5222", "host:", "host:0", "host:70000", "host:52x", "::1", "[::1", "[]:1", "[::1]x"})
+    EXPECT_FALSE(ClientSession::parseHostPort(bad, &host, &port)) << bad;
+}
+
 TEST_F(ClientSessionTest, MissingStartTlsIsRefusedWhenRequired) {
   ClientSession c(options(), transport, listener, nullptr);
   c.start();

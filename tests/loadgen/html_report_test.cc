@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "loadgen/histogram.h"
 #include "loadgen/report_summary.h"
@@ -184,6 +185,29 @@ TEST(HtmlReport, ProblemsAreFlagged) {
   EXPECT_NE(page.find("badrow"), std::string::npos);
   auto sum = summarize(r);
   EXPECT_EQ(sum.heading, "demo<1> (saturation): 10 users, 2 workers");
+}
+
+
+// A mesh run: the summary lists each target node with its online users and redirects,
+// and when the main phase started.
+TEST(HtmlReport, SummaryShowsNodesRedirectsAndMainStart) {
+  auto r = sampleReport();
+  r["login"]["redirects"] = 7;
+  r["login"]["nodes"] = {{{"node", "a1"}, {"address", "127.0.0.1:15001"}, {"online", 6}, {"redirected_here", 3}},
+                         {{"node", "a2"}, {"address", "127.0.0.1:15002"}, {"online", 4}, {"redirected_here", 4}}};
+  r["phases"] = {{"login_resolved_s", 2.5}, {"logins_expired", false}, {"settle_s", 1.0}, {"main_started_s", 3.5},
+                 {"main_started_at", "2024-01-01T00:00:03Z"}, {"main_ended_s", 8.5}};
+  Summary sum = summarize(r);
+  std::map<std::string, std::string> rows;
+  for (const auto& sec : sum.sections)
+    for (const auto& [k, v] : sec.rows) rows[k] = v;
+  EXPECT_EQ(rows["  online on a1 (127.0.0.1:15001)"], "6 (3 redirected here)");
+  EXPECT_EQ(rows["  online on a2 (127.0.0.1:15002)"], "4 (4 redirected here)");
+  EXPECT_EQ(rows["redirects (see-other-host)"], "7");
+  EXPECT_EQ(rows["main phase started"],
+            "at 3.5 s (2024-01-01T00:00:03Z): all logins resolved at 2.5 s, then settle 1.0 s");
+  // Old reports (no nodes, no phases) still render.
+  EXPECT_NE(renderHtmlReport(sampleReport()).find("Summary"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,455 @@
+#include "router/mesh_node.h"
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "core/log.h"
+#include "router/node.h"
+#include "store/store.h"
+
+namespace xmesh::router {
+namespace {
+
+constexpr int64_t kTickMs = 50;
+constexpr int64_t kStorePollMs = 1000;
+// Directory batches per tick, over all peers: 8 × 1,000 users every 50 ms is 160,000
+// users/s, fast enough for a 45,000-user cluster in well under a second while leaving
+// the mesh loop free for stanzas between batches.
+constexpr size_t kSyncBatchesPerTick = 8;
+constexpr size_t kHomesPage = 10000;
+
+std::string randomEpoch() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) | rd();
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct StoreHomes {
+  bool ok = false;
+  int64_t version = -1;
+  std::vector<store::UserHomeRow> rows;
+};
+
+StoreHomes readHomes(store::Store& st) {
+  StoreHomes out;
+  auto v = st.directoryVersion();
+  if (!v.isOk()) return out;
+  out.version = v.value();
+  std::string after;
+  for (;;) {
+    auto page = st.listHomes(kHomesPage, after);
+    if (!page.isOk()) return out;
+    bool last = page->size() < kHomesPage;
+    if (!page->empty()) after = page->back().username;
+    for (auto& r : page.value()) out.rows.push_back(std::move(r));
+    if (last) break;
+  }
+  out.ok = true;
+  return out;
+}
+
+}  // namespace
+
+MeshNode::MeshNode(Node& node, std::shared_ptr<const topology::Topology> topology,
+                   topology::NodeIndex self, uint32_t meshLoop,
+                   std::optional<topology::Endpoint> listenOverride)
+    : node_(node),
+      topology_(std::move(topology)),
+      self_(self),
+      meshLoop_(meshLoop),
+      listenOverride_(std::move(listenOverride)) {}
+
+MeshNode::~MeshNode() {
+  // Normally close() ran and the loop's teardown finished the closes; after a failed
+  // start-up the loop never ran, so finish them here (no loop thread exists by now).
+  if (links_ && !links_->closed()) {
+    close();
+    uv_run(node_.loop(meshLoop_).uvLoop(), UV_RUN_NOWAIT);
+  }
+}
+
+RouterEnv& MeshNode::env() { return node_.loop(meshLoop_); }
+
+Status MeshNode::start() {
+  // The users' homes as the store knows them (this cluster's users), before any link.
+  std::promise<StoreHomes> done;
+  auto fut = done.get_future();
+  if (!node_.store().submit([&done](store::Store& st) { done.set_value(readHomes(st)); }))
+    return Status::fail("store-busy", "could not read the users' homes");
+  StoreHomes homes = fut.get();
+  if (!homes.ok) return Status::fail("store", "could not read the users' homes");
+  storeVersion_ = homes.version;
+
+  mesh::LinkSetOptions opts;
+  opts.topology = topology_;
+  opts.self = self_;
+  opts.epoch = randomEpoch();
+  opts.listenOverride = listenOverride_;
+  links_ = std::make_unique<mesh::LinkSet>(node_.loop(meshLoop_).uvLoop(), std::move(opts), *this);
+  sync_ = std::make_unique<DirectorySync>(*topology_, self_, homes_,
+                                          [this](topology::NodeIndex p) { return links_->link(p); });
+  std::vector<std::string> own;
+  std::vector<std::pair<std::string, topology::NodeIndex>> cluster;
+  for (auto& r : homes.rows) {
+    auto idx = topology_->nodeIndex(r.homeNode);
+    if (!idx) continue;
+    if (*idx == self_) own.push_back(r.username);
+    else cluster.emplace_back(std::move(r.username), *idx);
+  }
+  applyStoreHomes(std::move(own), std::move(cluster));
+  {
+    std::lock_guard lock(snapMu_);
+    syncSnap_.assign(topology_->nodes().size(), PeerSyncStatus{});
+  }
+  if (Status s = links_->start(); !s) return s;
+  uv_timer_init(node_.loop(meshLoop_).uvLoop(), &timer_);
+  timer_.data = this;
+  uv_timer_start(&timer_, onTimer, kTickMs, kTickMs);
+  timerStarted_ = true;
+  log::info("mesh", "started", {{"node", topology_->node(self_).id},
+                                 {"peers", std::to_string(topology_->peersOf(self_).size())},
+                                 {"own_users", std::to_string(sync_->ownUsers().size())},
+                                 {"directory_users", std::to_string(homes_.size())}});
+  return Status::ok();
+}
+
+void MeshNode::close() {
+  if (timerStarted_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  if (links_) links_->close();
+}
+
+void MeshNode::applyStoreHomes(std::vector<std::string> own,
+                               std::vector<std::pair<std::string, topology::NodeIndex>> cluster) {
+  // Users of other nodes found in the shared store are known before those nodes'
+  // announcements arrive (generation 0: their next full sync confirms or drops them).
+  for (auto& [user, idx] : cluster)
+    if (!homes_.homeOf(user)) homes_.set(user, idx, 0);
+  sync_->setOwnUsers(std::move(own));
+}
+
+void MeshNode::onTimer(uv_timer_t* t) { static_cast<MeshNode*>(t->data)->tick(); }
+
+void MeshNode::tick() {
+  sync_->pump(kSyncBatchesPerTick);
+  int64_t now = env().nowMs();
+  if (now - lastPollMs_ >= kStorePollMs) {
+    lastPollMs_ = now;
+    pollStore();
+    refreshSnapshot();
+  }
+}
+
+void MeshNode::pollStore() {
+  if (pollInFlight_) return;
+  pollInFlight_ = true;
+  int64_t known = storeVersion_;
+  Loop* loop = &node_.loop(meshLoop_);
+  std::string selfId = topology_->node(self_).id;
+  bool queued = node_.store().submit([this, known, loop, selfId](store::Store& st) {
+    auto v = st.directoryVersion();
+    if (v.isOk() && v.value() == known) {
+      loop->post([this] { pollInFlight_ = false; });
+      return;
+    }
+    auto homes = std::make_shared<StoreHomes>(readHomes(st));
+    loop->post([this, homes] {
+      pollInFlight_ = false;
+      if (!homes->ok) return;
+      storeVersion_ = homes->version;
+      std::vector<std::string> own;
+      std::vector<std::pair<std::string, topology::NodeIndex>> cluster;
+      for (auto& r : homes->rows) {
+        auto idx = topology_->nodeIndex(r.homeNode);
+        if (!idx) continue;
+        if (*idx == self_) own.push_back(std::move(r.username));
+        else cluster.emplace_back(std::move(r.username), *idx);
+      }
+      log::info("mesh", "directory-changed-in-store", {{"version", std::to_string(homes->version)},
+                                                       {"own_users", std::to_string(own.size())}});
+      applyStoreHomes(std::move(own), std::move(cluster));
+    });
+  });
+  if (!queued) pollInFlight_ = false;
+}
+
+std::optional<topology::NodeIndex> MeshNode::remoteServer(std::string_view user) const {
+  auto home = homes_.homeOf(user);
+  if (!home) return std::nullopt;
+  auto serving = topology_->servingNode(*home, topology::NodeSet{});
+  if (!serving || *serving == self_) return std::nullopt;
+  return serving;
+}
+
+void MeshNode::forward(RouterEnv& env, topology::NodeIndex node, std::shared_ptr<const RoutedStanza> s) {
+  if (env.loopIndex() == meshLoop_) return sendStanza(node, s);
+  env.runOn(meshLoop_, [this, node, s = std::move(s)] { sendStanza(node, s); });
+}
+
+void MeshNode::forwardFanout(RouterEnv& env, topology::NodeIndex node, std::vector<std::string> recipients,
+                             SharedBytes presence) {
+  if (env.loopIndex() == meshLoop_) return sendFanout(node, recipients, presence);
+  env.runOn(meshLoop_, [this, node, r = std::move(recipients), p = std::move(presence)] { sendFanout(node, r, p); });
+}
+
+void MeshNode::sendStanza(topology::NodeIndex node, const std::shared_ptr<const RoutedStanza>& s) {
+  r2r::Link* link = links_->link(node);
+  r2r::SendResult r = link ? link->sendStanza(*s->bytes) : r2r::SendResult::Invalid;
+  if (r == r2r::SendResult::Queued) {
+    counters_.forwarded.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  counters_.forwardRefused.fetch_add(1, std::memory_order_relaxed);
+  log::warn("mesh", "forward-refused", {{"peer", topology_->node(node).id},
+                                         {"result", std::string(r2r::sendResultName(r))},
+                                         {"to", s->to.full()}});
+  node_.router().bounceWith(env(), *s, r == r2r::SendResult::Full ? "resource-constraint" : "internal-server-error");
+}
+
+void MeshNode::sendFanout(topology::NodeIndex node, const std::vector<std::string>& recipients,
+                          const SharedBytes& presence) {
+  r2r::Link* link = links_->link(node);
+  r2r::SendResult r = link ? link->sendFanout(recipients, *presence) : r2r::SendResult::Invalid;
+  if (r == r2r::SendResult::Queued) {
+    counters_.fanoutsSent.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Presence is a state broadcast, not a message: a later one supersedes it.
+  counters_.forwardRefused.fetch_add(1, std::memory_order_relaxed);
+  log::warn("mesh", "fanout-refused", {{"peer", topology_->node(node).id},
+                                        {"result", std::string(r2r::sendResultName(r))}});
+}
+
+void MeshNode::onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hello) {
+  bool full = !hello.knowsUs || hello.peerRestarted;
+  sync_->onEstablished(peer, full);
+  log::info("mesh", "link-established", {{"peer", topology_->node(peer).id},
+                                          {"full_sync", full ? "yes" : "no"},
+                                          {"peer_restarted", hello.peerRestarted ? "yes" : "no"}});
+  sync_->pump(kSyncBatchesPerTick);
+}
+
+void MeshNode::onDown(topology::NodeIndex peer, std::string_view reason) {
+  log::info("mesh", "link-down", {{"peer", topology_->node(peer).id}, {"reason", std::string(reason)}});
+}
+
+void MeshNode::onWritable(topology::NodeIndex) { sync_->pump(kSyncBatchesPerTick); }
+
+void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
+  switch (unit.kind) {
+    case r2r::UnitKind::Stanza:
+      counters_.received.fetch_add(1, std::memory_order_relaxed);
+      return handleStanza(peer, std::move(unit.stanza));
+    case r2r::UnitKind::Fanout:
+      counters_.fanoutsReceived.fetch_add(1, std::memory_order_relaxed);
+      return handleFanout(peer, std::move(unit));
+    case r2r::UnitKind::Control:
+      if (unit.name() == "dir") {
+        if (Status s = sync_->onRecord(peer, unit); !s) refuse(peer, s.error().reason, s.error().detail);
+        return;
+      }
+      // serve / failover records belong to the redundancy groups (issue 5).
+      log::debug("mesh", "control-ignored", {{"peer", topology_->node(peer).id}, {"kind", unit.name()}});
+      return;
+  }
+}
+
+bool MeshNode::maySpeakFor(topology::NodeIndex peer, std::string_view user) const {
+  if (user.empty()) return true;  // the domain itself (server-generated errors)
+  auto home = homes_.homeOf(user);
+  if (!home) return true;  // not announced yet: units are ordered, announcements may follow
+  auto serving = topology_->servingNode(*home, topology::NodeSet{});
+  return !serving || *serving == peer;
+}
+
+bool MeshNode::servedHereOrUnknown(std::string_view user) const {
+  if (user.empty()) return true;
+  return !remoteServer(user).has_value();
+}
+
+void MeshNode::handleStanza(topology::NodeIndex peer, xml::Stanza&& st) {
+  StanzaKind kind = kindOf(st.name);
+  if (kind == StanzaKind::Other) return refuse(peer, "not-a-stanza", st.name);
+  auto from = jid::Jid::parse(st.from);
+  auto to = jid::Jid::parse(st.to);
+  if (!from.isOk() || !to.isOk()) return refuse(peer, "bad-address", st.from + " -> " + st.to);
+  const std::string& domain = node_.config().domain;
+  if (from->domain() != domain || to->domain() != domain)
+    return refuse(peer, "foreign-domain", st.from + " -> " + st.to);
+  if (!maySpeakFor(peer, from->local()))
+    return refuse(peer, "from-not-served-by-peer", from->full());
+  if (!servedHereOrUnknown(to->local())) {
+    // Our directory and the peer's disagree (a move in flight): handle it here rather
+    // than bounce it between nodes; route() never forwards a stanza from the mesh.
+    counters_.misrouted.fetch_add(1, std::memory_order_relaxed);
+    log::debug("mesh", "misrouted", {{"peer", topology_->node(peer).id}, {"to", to->full()}});
+  }
+  auto rs = std::make_shared<RoutedStanza>();
+  rs->kind = kind;
+  rs->name = std::move(st.name);
+  rs->type = std::move(st.type);
+  rs->id = std::move(st.id);
+  rs->bytes = makeShared(st.withFrom(st.from));
+  rs->from = std::move(from.value());
+  rs->to = std::move(to.value());
+  rs->viaNode = static_cast<int16_t>(peer);
+  node_.router().route(env(), std::move(rs));
+}
+
+void MeshNode::handleFanout(topology::NodeIndex peer, r2r::Unit&& unit) {
+  auto from = jid::Jid::parse(unit.stanza.from);
+  const std::string& domain = node_.config().domain;
+  if (!from.isOk() || from->domain() != domain) return refuse(peer, "bad-address", unit.stanza.from);
+  if (!maySpeakFor(peer, from->local())) return refuse(peer, "from-not-served-by-peer", from->full());
+  std::vector<std::string> recipients;
+  recipients.reserve(unit.recipients.size());
+  for (auto& r : unit.recipients) {
+    size_t at = r.find('@');
+    if (at == std::string::npos || std::string_view(r).substr(at + 1) != domain) {
+      refuse(peer, "bad-recipient", r);
+      continue;
+    }
+    if (!servedHereOrUnknown(std::string_view(r).substr(0, at)))
+      counters_.misrouted.fetch_add(1, std::memory_order_relaxed);
+    recipients.push_back(std::move(r));
+  }
+  node_.router().deliverFanout(env(), recipients, makeShared(unit.stanza.withFrom(unit.stanza.from)));
+}
+
+bool MeshNode::resetLink(std::string_view peerId) {
+  auto idx = topology_->nodeIndex(peerId);
+  if (!idx || *idx == self_) return false;
+  topology::NodeIndex peer = *idx;
+  node_.loop(meshLoop_).post([this, peer] {
+    log::info("mesh", "link-reset-requested", {{"peer", topology_->node(peer).id}});
+    links_->dropConnection(peer);
+  });
+  return true;
+}
+
+void MeshNode::refuse(topology::NodeIndex peer, std::string_view reason, std::string_view detail) {
+  counters_.refused.fetch_add(1, std::memory_order_relaxed);
+  log::warn("mesh", "refused", {{"peer", topology_->node(peer).id}, {"reason", std::string(reason)},
+                                {"detail", std::string(detail)}});
+}
+
+void MeshNode::refreshSnapshot() {
+  std::vector<PeerSyncStatus> snap(topology_->nodes().size());
+  for (topology::NodeIndex i = 0; i < snap.size(); ++i)
+    if (i != self_) snap[i] = sync_->status(i);
+  syncComplete_.store(sync_->complete(), std::memory_order_relaxed);
+  std::lock_guard lock(snapMu_);
+  syncSnap_ = std::move(snap);
+}
+
+void MeshNode::renderMetrics(std::string& out) const {
+  auto peers = links_ ? links_->snapshot() : std::vector<mesh::PeerStatus>{};
+  std::vector<PeerSyncStatus> sync;
+  {
+    std::lock_guard lock(snapMu_);
+    sync = syncSnap_;
+  }
+  auto header = [&](const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+  };
+  auto perPeer = [&](const char* name, const char* type, const char* help, auto value) {
+    header(name, type, help);
+    for (const auto& p : peers) {
+      out += name;
+      out += "{peer=\"" + p.node + "\",cluster=\"" + p.cluster + "\"} ";
+      out += std::to_string(value(p));
+      out += '\n';
+    }
+  };
+  perPeer("xmesh_r2r_link_up", "gauge", "1 when the r2r link to the peer is established.",
+          [](const mesh::PeerStatus& p) { return p.state == "established" ? 1 : 0; });
+  perPeer("xmesh_r2r_queue_units", "gauge", "Units sent to the peer and not yet acknowledged.",
+          [](const mesh::PeerStatus& p) { return p.unackedUnits; });
+  perPeer("xmesh_r2r_queue_bytes", "gauge", "Bytes of units not yet acknowledged by the peer.",
+          [](const mesh::PeerStatus& p) { return p.unackedBytes; });
+  perPeer("xmesh_r2r_units_sent_total", "counter", "Units (stanzas, fan-outs, records) sent to the peer.",
+          [](const mesh::PeerStatus& p) { return p.unitsSent; });
+  perPeer("xmesh_r2r_units_received_total", "counter", "Units received from the peer.",
+          [](const mesh::PeerStatus& p) { return p.unitsReceived; });
+  perPeer("xmesh_r2r_units_resent_total", "counter", "Units written again after a reconnect.",
+          [](const mesh::PeerStatus& p) { return p.unitsResent; });
+  perPeer("xmesh_r2r_duplicates_dropped_total", "counter", "Units received twice and dropped.",
+          [](const mesh::PeerStatus& p) { return p.duplicatesDropped; });
+  perPeer("xmesh_r2r_bytes_sent_total", "counter", "Bytes written to the peer (link layer).",
+          [](const mesh::PeerStatus& p) { return p.bytesOut; });
+  perPeer("xmesh_r2r_bytes_received_total", "counter", "Bytes read from the peer (link layer).",
+          [](const mesh::PeerStatus& p) { return p.bytesIn; });
+  perPeer("xmesh_r2r_connections_total", "counter", "Transport connections made to/from the peer.",
+          [](const mesh::PeerStatus& p) { return p.connections; });
+  perPeer("xmesh_r2r_errors_total", "counter", "Link errors and dead-peer detections.",
+          [](const mesh::PeerStatus& p) { return p.errors + p.deaths; });
+  perPeer("xmesh_r2r_peer_restarts_total", "counter", "New incarnations of the peer seen.",
+          [](const mesh::PeerStatus& p) { return p.peerRestarts; });
+  auto syncOf = [&](const mesh::PeerStatus& p) -> const PeerSyncStatus& {
+    static const PeerSyncStatus none{};
+    return p.index < sync.size() ? sync[p.index] : none;
+  };
+  perPeer("xmesh_r2r_sync_sent_users", "gauge", "Users sent in the current/last full directory sync.",
+          [&](const mesh::PeerStatus& p) { return syncOf(p).sentUsers; });
+  perPeer("xmesh_r2r_sync_total_users", "gauge", "Users in the current/last full directory sync to the peer.",
+          [&](const mesh::PeerStatus& p) { return syncOf(p).totalUsers; });
+  perPeer("xmesh_r2r_sync_received_users", "gauge", "Users received in the peer's current full sync.",
+          [&](const mesh::PeerStatus& p) { return syncOf(p).receivedUsers; });
+  perPeer("xmesh_r2r_sync_complete", "gauge", "1 once a full directory sync from the peer has ended.",
+          [&](const mesh::PeerStatus& p) { return syncOf(p).receivedComplete ? 1 : 0; });
+  auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    header(name, type, help);
+    out += name;
+    out += ' ' + std::to_string(v) + '\n';
+  };
+  metric("xmesh_mesh_directory_users", "gauge", "Users of the mesh whose home this node knows.", homes_.size());
+  metric("xmesh_mesh_forwarded_total", "counter", "Stanzas handed to r2r links.", counters_.forwarded.load());
+  metric("xmesh_mesh_fanouts_sent_total", "counter", "Presence fan-outs handed to r2r links.", counters_.fanoutsSent.load());
+  metric("xmesh_mesh_forward_refused_total", "counter", "Stanzas or fan-outs a full link refused.", counters_.forwardRefused.load());
+  metric("xmesh_mesh_received_total", "counter", "Stanzas received from other nodes.", counters_.received.load());
+  metric("xmesh_mesh_fanouts_received_total", "counter", "Fan-outs received from other nodes.", counters_.fanoutsReceived.load());
+  metric("xmesh_mesh_refused_total", "counter", "Units from peers refused (from/home checks).", counters_.refused.load());
+  metric("xmesh_mesh_misrouted_total", "counter", "Stanzas for users this node's directory places elsewhere.", counters_.misrouted.load());
+}
+
+void MeshNode::renderStatus(nlohmann::json& j) const {
+  auto peers = links_ ? links_->snapshot() : std::vector<mesh::PeerStatus>{};
+  std::vector<PeerSyncStatus> sync;
+  {
+    std::lock_guard lock(snapMu_);
+    sync = syncSnap_;
+  }
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& p : peers) {
+    PeerSyncStatus s = p.index < sync.size() ? sync[p.index] : PeerSyncStatus{};
+    links.push_back({{"peer", p.node}, {"cluster", p.cluster}, {"state", p.state}, {"dialer", p.dialer},
+                     {"unacked_units", p.unackedUnits}, {"unacked_bytes", p.unackedBytes},
+                     {"units_sent", p.unitsSent}, {"units_received", p.unitsReceived},
+                     {"units_resent", p.unitsResent}, {"bytes_out", p.bytesOut}, {"bytes_in", p.bytesIn},
+                     {"connections", p.connections}, {"errors", p.errors + p.deaths},
+                     {"last_error", p.lastError},
+                     {"sync", {{"sending", s.sending}, {"sent_users", s.sentUsers}, {"total_users", s.totalUsers},
+                               {"received_users", s.receivedUsers}, {"received_complete", s.receivedComplete}}}});
+  }
+  j["mesh"] = {{"node", topology_->node(self_).id},
+               {"cluster", topology_->clusterOf(self_).id},
+               {"links", links},
+               {"directory_users", homes_.size()},
+               {"directory_complete", syncComplete_.load()},
+               {"forwarded", counters_.forwarded.load()},
+               {"received", counters_.received.load()},
+               {"refused", counters_.refused.load()}};
+}
+
+}  // namespace xmesh::router

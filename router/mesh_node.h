@@ -1,0 +1,115 @@
+// The node's side of the mesh: r2r links to every other node (mesh::LinkSet), the home
+// directory of every user of the mesh and its sync, and the routing glue between links
+// and the StanzaRouter.
+//
+// Threading. The links, the directory sync and everything arriving from other nodes run
+// on one loop, the mesh loop. Any loop may forward: forward() hands the stanza to the
+// mesh loop through the loop queues, where it goes into the peer's link. remoteServer()
+// is a read of the sharded HomeDirectory and the immutable topology, safe everywhere.
+//
+// What a peer may send (SPEC §5, r2r/PROTOCOL.md §3.3): stanzas from users it serves
+// (or unknown to us) to users this node serves (or unknown to us); fan-out for users
+// served here; `dir` records for its own users. Anything else is refused, counted and
+// logged, and the rest of the link goes on.
+#pragma once
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mesh/link_set.h"
+#include "router/directory_sync.h"
+#include "router/home_directory.h"
+#include "router/mesh_routes.h"
+#include "topology/topology.h"
+
+namespace xmesh::router {
+
+class Node;
+class Loop;
+
+class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
+ public:
+  // listenOverride: bind the r2r listener here instead of the topology's endpoint (the
+  // node is reached through a port forward or proxy that the topology names).
+  MeshNode(Node& node, std::shared_ptr<const topology::Topology> topology,
+           topology::NodeIndex self, uint32_t meshLoop,
+           std::optional<topology::Endpoint> listenOverride = std::nullopt);
+  ~MeshNode() override;
+  MeshNode(const MeshNode&) = delete;
+  MeshNode& operator=(const MeshNode&) = delete;
+
+  // Loads the users' homes from the store (blocking: start-up only), listens and dials.
+  // Call after the loops exist and before they run.
+  Status start();
+  // Closes every handle; call after the mesh loop's thread ended, before its teardown.
+  void close();
+
+  // MeshRoutes (any loop).
+  std::optional<topology::NodeIndex> remoteServer(std::string_view user) const override;
+  void forward(RouterEnv& env, topology::NodeIndex node, std::shared_ptr<const RoutedStanza> s) override;
+  void forwardFanout(RouterEnv& env, topology::NodeIndex node, std::vector<std::string> recipients,
+                     SharedBytes presence) override;
+
+  // mesh::LinkSet::Events (mesh loop).
+  void onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hello) override;
+  void onUnit(topology::NodeIndex peer, r2r::Unit&& unit) override;
+  void onDown(topology::NodeIndex peer, std::string_view reason) override;
+  void onWritable(topology::NodeIndex peer) override;
+
+  // Operations (any thread): cuts the transport of the link to `peer` now; the link
+  // reconnects and resends what was not acknowledged. False for an unknown peer.
+  bool resetLink(std::string_view peerId);
+
+  // For /metrics and /status (any thread).
+  void renderMetrics(std::string& out) const;
+  void renderStatus(nlohmann::json& out) const;
+  const HomeDirectory& homes() const { return homes_; }
+
+ private:
+  struct Counters {
+    std::atomic<uint64_t> forwarded{0}, forwardRefused{0}, fanoutsSent{0}, received{0},
+        fanoutsReceived{0}, refused{0}, misrouted{0};
+  };
+  static void onTimer(uv_timer_t* t);
+  void tick();
+  void pollStore();
+  void applyStoreHomes(std::vector<std::string> own, std::vector<std::pair<std::string, topology::NodeIndex>> cluster);
+  void sendStanza(topology::NodeIndex node, const std::shared_ptr<const RoutedStanza>& s);
+  void sendFanout(topology::NodeIndex node, const std::vector<std::string>& recipients, const SharedBytes& presence);
+  void handleStanza(topology::NodeIndex peer, xml::Stanza&& stanza);
+  void handleFanout(topology::NodeIndex peer, r2r::Unit&& unit);
+  // True when the peer may speak for `user` (serves it, or we do not know the user).
+  bool maySpeakFor(topology::NodeIndex peer, std::string_view user) const;
+  // False when the directory says a third node serves `user`.
+  bool servedHereOrUnknown(std::string_view user) const;
+  void refuse(topology::NodeIndex peer, std::string_view reason, std::string_view detail);
+  void refreshSnapshot();
+  RouterEnv& env();
+
+  Node& node_;
+  std::shared_ptr<const topology::Topology> topology_;
+  const topology::NodeIndex self_;
+  const uint32_t meshLoop_;
+  const std::optional<topology::Endpoint> listenOverride_;
+  HomeDirectory homes_;
+  std::unique_ptr<mesh::LinkSet> links_;
+  std::unique_ptr<DirectorySync> sync_;
+  uv_timer_t timer_{};
+  bool timerStarted_ = false;
+  int64_t lastPollMs_ = 0;
+  int64_t storeVersion_ = -1;
+  bool pollInFlight_ = false;
+  Counters counters_;
+
+  mutable std::mutex snapMu_;  // guards syncSnap_ (admin thread reads)
+  std::vector<PeerSyncStatus> syncSnap_;
+  std::atomic<bool> syncComplete_{false};
+};
+
+}  // namespace xmesh::router
