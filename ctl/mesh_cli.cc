@@ -16,6 +16,10 @@ MeshCli::MeshCli(CLI::App& app) {
   show_->add_flag("--admin", showOptions_.admin, "query GET /status on every node's admin port");
   show_->add_option("--timeout-ms", timeoutMs_, "per-node admin query timeout")->capture_default_str();
 
+  status_ = app.add_subcommand("status", "the live mesh: every node's state and each r2r link's (topology show --admin)");
+  status_->add_option("file", file_, "topology TOML file")->required();
+  status_->add_option("--timeout-ms", timeoutMs_, "per-node admin query timeout")->capture_default_str();
+
   CLI::App* home = app.add_subcommand("home", "home-node assignment by the topology's mode");
   home->require_subcommand(1);
   assign_ = home->add_subcommand("assign", "give every user without a home node one (needs --db or --config)");
@@ -44,7 +48,8 @@ MeshCli::MeshCli(CLI::App& app) {
 
 std::optional<Status> MeshCli::run(const StoreOpener& openStore) {
   if (*check_) return checkTopology(file_, std::cout);
-  if (*show_) {
+  if (*show_ || *status_) {
+    if (*status_) showOptions_.admin = true;
     if (timeoutMs_ <= 0) return Status::fail("usage", "--timeout-ms must be positive");
     showOptions_.timeout = std::chrono::milliseconds(timeoutMs_);
     return showTopology(file_, showOptions_, std::cout);

@@ -18,7 +18,7 @@ namespace xmesh::ctl {
 
 class MeshCli {
  public:
-  // Adds `topology check|show`, `home assign`, `cert ca|node` to `app`.
+  // Adds `topology check|show`, `status`, `home assign`, `cert ca|node` to `app`.
   explicit MeshCli(CLI::App& app);
 
   using StoreOpener = std::function<Result<store::StorePtr>()>;
@@ -29,6 +29,7 @@ class MeshCli {
  private:
   CLI::App* check_ = nullptr;
   CLI::App* show_ = nullptr;
+  CLI::App* status_ = nullptr;
   CLI::App* assign_ = nullptr;
   CLI::App* ca_ = nullptr;
   CLI::App* nodeCert_ = nullptr;

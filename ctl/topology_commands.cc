@@ -73,10 +73,32 @@ std::string describeStatusJson(const topology::Node& n, const nlohmann::json& j)
          std::to_string(j["sessions"].value("inactive", 0)) + " inactive";
   }
   if (j.contains("connections")) s += ", " + j["connections"].dump() + " connections";
-  if (j.contains("links") && j["links"].is_array()) {
+  if (j.contains("mesh") && j["mesh"].is_object() && j["mesh"].contains("links") && j["mesh"]["links"].is_array()) {
+    const auto& mesh = j["mesh"];
     size_t up = 0;
-    for (const auto& l : j["links"]) up += l.is_object() && l.value("state", std::string()) == "up" ? 1 : 0;
-    s += ", r2r links " + std::to_string(up) + "/" + std::to_string(j["links"].size()) + " up";
+    std::string detail;
+    for (const auto& l : mesh["links"]) {
+      if (!l.is_object()) continue;
+      std::string state = l.value("state", std::string("?"));
+      if (state == "established") ++up;
+      // One line per link: its state, queue and traffic, and what went wrong last.
+      detail += "\n        link " + n.id + (l.value("dialer", false) ? " -> " : " <- ") +
+                l.value("peer", std::string("?")) + ": " + state + ", queue " +
+                std::to_string(l.value("unacked_units", 0)) + " units, sent " +
+                std::to_string(l.value("units_sent", 0)) + ", received " +
+                std::to_string(l.value("units_received", 0)) + ", resent " +
+                std::to_string(l.value("units_resent", 0)) + ", connections " +
+                std::to_string(l.value("connections", 0));
+      if (l.contains("sync") && l["sync"].is_object() && l["sync"].value("sending", false))
+        detail += ", sync " + std::to_string(l["sync"].value("sent_users", 0)) + "/" +
+                  std::to_string(l["sync"].value("total_users", 0));
+      std::string err = l.value("last_error", std::string());
+      if (!err.empty() && state != "established") detail += " (last error: " + err + ")";
+    }
+    s += ", r2r links " + std::to_string(up) + "/" + std::to_string(mesh["links"].size()) + " established";
+    s += ", directory " + std::to_string(mesh.value("directory_users", 0)) + " users" +
+         (mesh.value("directory_complete", false) ? "" : " (sync in progress)");
+    s += detail;
   }
   return s;
 }

@@ -228,6 +228,11 @@ class MeshTest(unittest.TestCase):
             self.assertEqual(l["dialer"], "n21" < l["peer"])
         m = n.metrics()
         self.assertEqual(m['xmesh_r2r_link_up{peer="n31",cluster="c3"}'], 1)
+        # The operator's view: xmeshctl status queries every node's admin endpoint.
+        out = self.mesh.ctl("status", self.mesh.topology_path)
+        self.assertEqual(out.count("r2r links 5/5 established"), 6, out)
+        self.assertIn("link n21 -> n31: established", out)
+        self.assertIn("link n21 <- n11: established", out)
         self.assertGreater(m["xmesh_mesh_directory_users"], 10)
 
 
