@@ -18,6 +18,7 @@ constexpr int64_t kStorePollMs = 1000;
 // the mesh loop free for stanzas between batches.
 constexpr size_t kSyncBatchesPerTick = 8;
 constexpr size_t kHomesPage = 10000;
+constexpr int64_t kDirectoryRetryMs = 250;
 
 std::string randomEpoch() {
   std::random_device rd;
@@ -133,9 +134,21 @@ void MeshNode::applyStoreHomes(std::vector<std::string> own,
 
 void MeshNode::onTimer(uv_timer_t* t) { static_cast<MeshNode*>(t->data)->tick(); }
 
+void MeshNode::retryLater(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  counters_.directoryRetries.fetch_add(1, std::memory_order_relaxed);
+  env.runOn(meshLoop_, [this, s = std::move(s)]() mutable {
+    retries_.emplace_back(this->env().nowMs() + kDirectoryRetryMs, std::move(s));
+  });
+}
+
 void MeshNode::tick() {
   sync_->pump(kSyncBatchesPerTick);
   int64_t now = env().nowMs();
+  while (!retries_.empty() && retries_.front().first <= now) {
+    auto s = std::move(retries_.front().second);
+    retries_.pop_front();
+    node_.router().route(env(), std::move(s));
+  }
   if (now - lastPollMs_ >= kStorePollMs) {
     lastPollMs_ = now;
     pollStore();
@@ -249,6 +262,7 @@ void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
     case r2r::UnitKind::Control:
       if (unit.name() == "dir") {
         if (Status s = sync_->onRecord(peer, unit); !s) refuse(peer, s.error().reason, s.error().detail);
+        if (unit.attr("op") == "end") syncComplete_.store(sync_->complete(), std::memory_order_relaxed);
         return;
       }
       // serve / failover records belong to the redundancy groups (issue 5).
@@ -420,6 +434,7 @@ void MeshNode::renderMetrics(std::string& out) const {
   metric("xmesh_mesh_received_total", "counter", "Stanzas received from other nodes.", counters_.received.load());
   metric("xmesh_mesh_fanouts_received_total", "counter", "Fan-outs received from other nodes.", counters_.fanoutsReceived.load());
   metric("xmesh_mesh_refused_total", "counter", "Units from peers refused (from/home checks).", counters_.refused.load());
+  metric("xmesh_mesh_directory_retries_total", "counter", "Stanzas held for a recipient the directory did not know yet.", counters_.directoryRetries.load());
   metric("xmesh_mesh_misrouted_total", "counter", "Stanzas for users this node's directory places elsewhere.", counters_.misrouted.load());
 }
 

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,6 +56,8 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   void forward(RouterEnv& env, topology::NodeIndex node, std::shared_ptr<const RoutedStanza> s) override;
   void forwardFanout(RouterEnv& env, topology::NodeIndex node, std::vector<std::string> recipients,
                      SharedBytes presence) override;
+  bool directoryPending() const override { return !syncComplete_.load(std::memory_order_relaxed); }
+  void retryLater(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) override;
 
   // mesh::LinkSet::Events (mesh loop).
   void onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hello) override;
@@ -74,7 +77,7 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
  private:
   struct Counters {
     std::atomic<uint64_t> forwarded{0}, forwardRefused{0}, fanoutsSent{0}, received{0},
-        fanoutsReceived{0}, refused{0}, misrouted{0};
+        fanoutsReceived{0}, refused{0}, misrouted{0}, directoryRetries{0};
   };
   static void onTimer(uv_timer_t* t);
   void tick();
@@ -106,6 +109,8 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   int64_t storeVersion_ = -1;
   bool pollInFlight_ = false;
   Counters counters_;
+  // Stanzas waiting for the directory (mesh loop only): due time, stanza.
+  std::deque<std::pair<int64_t, std::shared_ptr<const RoutedStanza>>> retries_;
 
   mutable std::mutex snapMu_;  // guards syncSnap_ (admin thread reads)
   std::vector<PeerSyncStatus> syncSnap_;

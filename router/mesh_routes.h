@@ -24,6 +24,11 @@ class MeshRoutes {
   // link refuses it (queue full), the sender gets a resource-constraint error.
   virtual void forward(RouterEnv& env, topology::NodeIndex node,
                        std::shared_ptr<const RoutedStanza> s) = 0;
+  // True while some node's first full directory sync has not reached us: a user unknown
+  // to the directory may simply not be announced yet.
+  virtual bool directoryPending() const = 0;
+  // Routes `s` again in a moment (after the directory may have learnt its recipient).
+  virtual void retryLater(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) = 0;
   // One copy of a presence (bytes with from, without to) for users served by `node`.
   virtual void forwardFanout(RouterEnv& env, topology::NodeIndex node,
                              std::vector<std::string> recipients, SharedBytes presence) = 0;

@@ -27,6 +27,9 @@ struct RoutedStanza {
   // sent it. Such a stanza is never forwarded again: it is delivered here, stored here
   // or bounced, so a stale directory can never bounce it between nodes.
   int16_t viaNode = -1;
+  // Times the stanza waited for the mesh directory to learn its recipient (a user
+  // unknown here while some node's initial sync is still under way); bounded.
+  uint8_t directoryRetries = 0;
   bool fromMesh() const { return viaNode >= 0; }
 };
 

@@ -166,6 +166,17 @@ void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStan
         for (const auto& r : avail) envp->offlineArrived(r);
         return;
       }
+      // Not a user of this node's store: while the mesh directory is still filling, the
+      // recipient may be a user of another cluster not announced yet. Retry a while
+      // before answering service-unavailable.
+      constexpr uint8_t kMaxDirectoryRetries = 40;  // x 250 ms: 10 s
+      if (condition == "service-unavailable" && self->mesh_ && !s->fromMesh() &&
+          s->directoryRetries < kMaxDirectoryRetries && self->mesh_->directoryPending()) {
+        auto again = std::make_shared<RoutedStanza>(*s);
+        ++again->directoryRetries;
+        self->mesh_->retryLater(*envp, std::move(again));
+        return;
+      }
       self->bounce(*envp, *s, condition);
     });
   }, s->to.local());

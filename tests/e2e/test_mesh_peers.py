@@ -220,6 +220,32 @@ class PeerChecksTest(unittest.TestCase):
                 pb.close()
 
 
+class DirectoryRetryTest(unittest.TestCase):
+    def test_a_message_for_a_user_not_announced_yet_waits_for_the_directory(self):
+        with Mesh(clusters=2, nodes_per_cluster=1) as mesh:
+            mesh.add_user("early", "n11")
+            mesh.add_user("later", "n21")   # in cluster 2's store only
+            n11, n21 = mesh.by_id["n11"], mesh.by_id["n21"]
+            n11.start()                     # n21 is not up: n11 has never heard of "later"
+            a = mesh.login("early")
+            try:
+                a.send(f"<message to='later@{DOMAIN}' type='chat' id='early1'>"
+                       f"<body>before-sync</body></message>")
+                time.sleep(1.5)
+                n21.start()
+                mesh.wait_mesh()
+                b = mesh.login("later")
+                try:
+                    available(b)  # the message waited at n21 as an offline message
+                    seen(b, r"<body>before-sync</body>")
+                finally:
+                    b.close()
+                self.assertNotIn("service-unavailable", a.collect(0.5))
+                self.assertGreater(n11.metrics()["xmesh_mesh_directory_retries_total"], 0)
+            finally:
+                a.close()
+
+
 class NodeRestartTest(unittest.TestCase):
     def test_a_restarted_node_gets_the_directory_again_and_routes(self):
         with Mesh(clusters=2, nodes_per_cluster=1) as mesh:

@@ -47,6 +47,11 @@ class RecordingMesh final : public MeshRoutes {
                      SharedBytes presence) override {
     fanouts.push_back({node, std::move(recipients), *presence});
   }
+  bool directoryPending() const override { return pending; }
+  void retryLater(RouterEnv&, std::shared_ptr<const RoutedStanza> s) override { retried.push_back(s); }
+
+  bool pending = false;
+  std::vector<std::shared_ptr<const RoutedStanza>> retried;
 
   struct Fanout {
     topology::NodeIndex node;
