@@ -23,7 +23,7 @@ enum class ErrorReason : uint8_t {
   SaslTooManyAttempts, AuthBackoff, TlsFailed, TlsRequired, Conflict, ConnectionTimeout,
   SlowConsumer, TooManyConnections, RemoteServerNotFound, InternalError, StoreBusy,
   UnsupportedStanzaType, BadRequest, ItemNotFound, NotAllowed, ResourceConstraint,
-  SeeOtherHost, HostUnknown, kCount
+  SeeOtherHost, HostUnknown, SystemShutdown, kCount
 };
 constexpr std::string_view errorReasonName(ErrorReason r) {
   constexpr std::array<std::string_view, static_cast<size_t>(ErrorReason::kCount)> n{
@@ -33,7 +33,7 @@ constexpr std::string_view errorReasonName(ErrorReason r) {
       "tls-failed", "tls-required", "conflict", "connection-timeout", "slow-consumer",
       "too-many-connections", "remote-server-not-found", "internal-server-error", "store-busy",
       "unsupported-stanza-type", "bad-request", "item-not-found", "not-allowed",
-      "resource-constraint", "see-other-host", "host-unknown"};
+      "resource-constraint", "see-other-host", "host-unknown", "system-shutdown"};
   return n[static_cast<size_t>(r)];
 }
 

@@ -94,6 +94,11 @@ void Loop::start() {
 void Loop::stopAsync() {
   post([this] {
     stopping_ = true;
+    // Clients learn why (RFC 6120 4.9.3.22) and reconnect elsewhere at once, instead of
+    // waiting for a TCP reset or a timeout.
+    for (uint64_t id : std::vector<uint64_t>(attached_.begin(), attached_.end()))
+      if (auto it = registry_.find(id); it != registry_.end() && !it->second->finished())
+        it->second->failStream("system-shutdown");
     for (Connection* c : connections_) c->closeAfterFlush();
     auto closeIf = [](uv_handle_t* h) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);

@@ -47,6 +47,8 @@ ErrorReason reasonFor(std::string_view condition) {
   if (condition == "unsupported-stanza-type") return ErrorReason::UnsupportedStanzaType;
   if (condition == "not-authorized") return ErrorReason::NotAuthorized;
   if (condition == "bad-format" || condition == "unsupported-version") return ErrorReason::BadRequest;
+  if (condition == "see-other-host") return ErrorReason::SeeOtherHost;
+  if (condition == "system-shutdown") return ErrorReason::SystemShutdown;
   return ErrorReason::InternalError;
 }
 ErrorReason stanzaReasonFor(std::string_view condition) {
@@ -358,7 +360,6 @@ void C2sSession::saslSuccess(std::string_view username, std::string_view additio
   // A user homed elsewhere in the mesh is sent to the node that serves it (RFC 6120
   // 4.9.3.19); only after authentication, so the home is not told to strangers.
   if (std::string other = env_.seeOtherHost(homeNode_); !other.empty()) {
-    env_.stats().error(ErrorReason::SeeOtherHost);
     return failStream("see-other-host", {}, other);
   }
   LoopStats::add(env_.stats().authSuccess);

@@ -11,6 +11,7 @@ from their own 127.0.0.x source address; the watcher session uses 127.0.0.1.
 Run: /usr/bin/python3 -m unittest -v test_bad_input   (from tests/e2e; XMESHD/XMESHCTL)
 """
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -584,6 +585,26 @@ class TlsOptionalTest(unittest.TestCase):
         with RawClient(self.srv.c2s_port) as c:
             c.tls_preauth()
             self.assertEqual(c.plain_auth("carol", PASSWORD), "success")
+
+
+class ShutdownTest(unittest.TestCase):
+    """SIGTERM: every client gets <system-shutdown/> before the connection closes."""
+
+    def test_clients_are_told_the_server_shuts_down(self):
+        with Server() as srv:
+            srv.add_user("sd1", PASSWORD)
+            srv.add_user("sd2", PASSWORD)
+            bound = RawClient(srv.c2s_port)
+            bound.login("sd1", PASSWORD)
+            fresh = RawClient(srv.c2s_port)  # a stream still negotiating
+            fresh.stream_open()
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(bound.expect_stream_error(timeout=10), "system-shutdown")
+            self.assertEqual(fresh.expect_stream_error(timeout=10), "system-shutdown")
+            self.assertTrue(bound.wait_closed(10))
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            bound.close()
+            fresh.close()
 
 
 if __name__ == "__main__":
