@@ -79,6 +79,37 @@ class MeshTest(unittest.TestCase):
             for c in clients.values():
                 c.close()
 
+    def test_subscriptions_and_presence_between_every_pair_of_nodes(self):
+        # One user per node ("s" + node id); every user subscribes to every other one and
+        # approves every request, so each pair ends with subscription both ways.
+        nodes = self.mesh.nodes
+        for n in nodes:
+            if f"s{n.id}" not in self.mesh.homes:
+                self.mesh.add_user(f"s{n.id}", n.id)
+        time.sleep(2.5)  # the store poll (1 s) and the dir records announce them
+        cs = {n.id: self.mesh.login(f"s{n.id}") for n in nodes}
+        try:
+            for n in nodes:
+                cs[n.id].send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+                seen(cs[n.id], r"<iq\b[^>]*id='r1'")
+                available(cs[n.id])  # requests go to available resources
+            for a, b in itertools.permutations(nodes, 2):
+                cs[a.id].send(f"<presence to='s{b.id}@{DOMAIN}' type='subscribe'/>")
+            for a, b in itertools.permutations(nodes, 2):
+                seen(cs[b.id], rf"<presence\b[^>]*from='s{a.id}@{DOMAIN}'[^>]*type='subscribe'")
+            for a, b in itertools.permutations(nodes, 2):
+                cs[b.id].send(f"<presence to='s{a.id}@{DOMAIN}' type='subscribed'/>")
+            for a, b in itertools.permutations(nodes, 2):
+                seen(cs[a.id], rf"<item\b[^>]*jid='s{b.id}@{DOMAIN}'[^>]*subscription='both'")
+            # Everyone changes status: each sees the five others' (one fan-out per node).
+            for n in nodes:
+                cs[n.id].send(f"<presence><status>at {n.id}</status></presence>")
+            for a, b in itertools.permutations(nodes, 2):
+                seen(cs[a.id], rf"<presence\b[^>]*from='s{b.id}@{DOMAIN}/r'[^>]*>\s*<status>at {b.id}</status>")
+        finally:
+            for c in cs.values():
+                c.close()
+
     def test_subscription_and_presence_across_clusters(self):
         alice = self.mesh.login("alice")   # n11, cluster 1
         bob = self.mesh.login("bob")       # n31, cluster 3
