@@ -76,6 +76,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
     self->worker_.counters().bytesIn += static_cast<uint64_t>(n);
     self->handleInput(std::string_view(buf->base, static_cast<size_t>(n)));
   } else if (n < 0) {
+    if (self->loggingOut_) return self->close();  // the server closed its side
     self->session_.fail(n == UV_EOF ? std::string("eof") : std::string("read:") + uv_err_name(static_cast<int>(n)));
   }
 }
@@ -87,9 +88,17 @@ void Connection::handleInput(std::string_view bytes) {
   plain.clear();
   Status st = tls_->feed(bytes, plain);
   if (tls_->hasPendingCiphertext()) markDirty();
+  if (!tlsCounted_ && tls_->handshakeDone()) countHandshake();
+  if (loggingOut_ && (!st.isOk() || tls_->peerClosed())) return close();
   if (!st.isOk()) return session_.fail("tls:" + st.error().reason);
   if (!plain.empty()) session_.onBytes(plain);
   if (!closing_ && tls_ && tls_->peerClosed()) session_.fail("tls-closed");
+}
+
+void Connection::countHandshake() {
+  tlsCounted_ = true;
+  if (tls_->resumed()) ++worker_.counters().tlsResumed;
+  else ++worker_.counters().tlsFull;
 }
 
 void Connection::send(std::string_view plaintext) {
@@ -102,7 +111,14 @@ void Connection::startTls() {
   // Plaintext queued so far (<starttls/>) must leave unencrypted, before the ClientHello.
   wireOut_.append(plainOut_);
   plainOut_.clear();
-  auto t = tls::TlsSession::connect(worker_.tlsContext(), worker_.sni());
+  // With tls_resumption, as a real client: offer this user's session from its last
+  // connection, if it has one.
+  TlsSessionCache* cache = worker_.tlsSessions();
+  bssl::UniquePtr<SSL_SESSION> offer = cache ? cache->take(user_) : nullptr;
+  if (offer) ++worker_.counters().tlsOffered;
+  auto t = cache ? tls::TlsSession::connectResuming(worker_.tlsContext(), worker_.sni(),
+                                                    std::move(offer))
+                 : tls::TlsSession::connect(worker_.tlsContext(), worker_.sni());
   if (!t.isOk()) return session_.fail("tls:" + t.error().reason);
   tls_ = std::move(t.value());
   markDirty();
@@ -121,8 +137,9 @@ void Connection::flush() {
     if (!plainOut_.empty()) {
       Status st = tls_->write(plainOut_);
       plainOut_.clear();
-      if (!st.isOk()) return session_.fail("tls:" + st.error().reason);
+      if (!st.isOk()) return loggingOut_ ? close() : session_.fail("tls:" + st.error().reason);
     }
+    if (loggingOut_) tls_->shutdown();  // close_notify after </stream:stream>; idempotent
     if (tls_->hasPendingCiphertext()) {
       if (wireOut_.empty()) wireOut_.swap(tls_->pendingCiphertext());
       else wireOut_.append(tls_->pendingCiphertext());
@@ -153,14 +170,26 @@ void Connection::onWrite(uv_write_t* req, int status) {
   self->writing_ = false;
   std::string().swap(self->inflight_);  // release: idle connections stay small
   if (self->closing_) return;
+  if (status < 0 && self->loggingOut_) return self->close();  // the server closed first
   if (status < 0) return self->session_.fail(std::string("write:") + uv_err_name(status));
   if (!self->wireOut_.empty()) self->startWrite();
+}
+
+void Connection::logout() {
+  if (closing_ || loggingOut_) return;
+  loggingOut_ = true;
+  logoutStartUs_ = Worker::monotonicUs();
+  session_.close();  // queues </stream:stream>
+  markDirty();
 }
 
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
   session_.close();
+  if (TlsSessionCache* cache = worker_.tlsSessions(); cache && tls_) {
+    cache->store(user_, tls_->takeSession());
+  }
   if (!handleInit_) {
     worker_.connectionClosed(this);  // deletes this
     return;

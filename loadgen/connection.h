@@ -39,8 +39,14 @@ class Connection final : public ClientTransport, public ClientListener {
   // picked at connect time with IP_BIND_ADDRESS_NO_PORT so a source address serves many
   // destinations). Returns a libuv error code; on error the caller must still call close().
   int connect(const sockaddr_in& dest, const sockaddr_in* source);
-  // Idempotent. The worker's connectionClosed() runs from the close callback.
+  // Idempotent. The worker's connectionClosed() runs from the close callback. With
+  // tls_resumption, hands the connection's newest TLS session to the user's cache.
   void close();
+  // Graceful logout of an online user: sends </stream:stream> and close_notify, then
+  // closes when the server has closed its side (EOF, its close_notify or an error).
+  void logout();
+  bool loggingOut() const { return loggingOut_; }
+  uint64_t logoutStartUs() const { return logoutStartUs_; }
   // Encrypts pending plaintext and starts a write if none is in flight.
   void flush();
 
@@ -69,6 +75,7 @@ class Connection final : public ClientTransport, public ClientListener {
   static void onWrite(uv_write_t* req, int status);
   static void onClose(uv_handle_t* handle);
   void handleInput(std::string_view bytes);
+  void countHandshake();
   void startWrite();
   void markDirty();
 
@@ -85,7 +92,10 @@ class Connection final : public ClientTransport, public ClientListener {
   std::string wireOut_;
   std::string inflight_;
   uint64_t startUs_ = 0;
+  uint64_t logoutStartUs_ = 0;
   bool handleInit_ = false;
+  bool tlsCounted_ = false;  // this connection's handshake is in the TLS counters
+  bool loggingOut_ = false;
   bool writing_ = false;
   bool dirty_ = false;
   bool closing_ = false;

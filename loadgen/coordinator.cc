@@ -18,6 +18,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -289,7 +290,8 @@ void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
     double dt = static_cast<double>(tUs - w.rateBaseUs) / 1e6;
     const Counters& a = w.rateBase;
     const Counters& b = w.counters;
-    w.loginsPerS = static_cast<double>(b.logins - a.logins) / dt;
+    // Warmup logins show as logins/s too while they run (the phase column says which).
+    w.loginsPerS = static_cast<double>(b.logins + b.warmupLogins - a.logins - a.warmupLogins) / dt;
     w.sentPerS = static_cast<double>(b.msgsSent - a.msgsSent) / dt;
     w.deliveredPerS = static_cast<double>(b.msgsDelivered - a.msgsDelivered) / dt;
     w.presencePerS = static_cast<double>(b.presenceReceived - a.presenceReceived) / dt;
@@ -311,6 +313,7 @@ void Coordinator::handleLine(WorkerProc& w, const std::string& line) {
   }
   if (j.contains("login")) mergeJson(loginLatency_, j["login"]);
   if (j.value("type", "") == "done") w.done = true;
+  if (j.value("type", "") == "warm") w.warm = true;
 }
 
 void Coordinator::sendAll(const std::string& line) {
@@ -352,6 +355,19 @@ Counters Coordinator::boundaryTotal(uint32_t epoch) const {
     t.add(it != w.boundary.end() ? it->second : w.counters);
   }
   return t;
+}
+
+// warmup_logins: every worker logged its users in and out; all start the login phase
+// now, and its deadlines and server CPU reading start here.
+void Coordinator::startStorm() {
+  double t = now();
+  stormStart_ = t;
+  atStormStart_ = total();
+  procAtStart_ = readProc(sc_.serverPid);
+  loginDeadline_ = t + (sc_.loginRate > 0 ? sc_.users / sc_.loginRate : 0) + sc_.loginTimeout + 5;
+  lastProgressAt_ = t;
+  sendAll("storm\n");
+  phase_ = Phase::Login;
 }
 
 void Coordinator::startMain() {
@@ -407,6 +423,18 @@ void Coordinator::advance() {
   double t = now();
   Counters c = total();
   switch (phase_) {
+    case Phase::Warmup:
+      if (warmedAt_ < 0 &&
+          std::all_of(workers_.begin(), workers_.end(), [](const WorkerProc& w) { return w.eof || w.warm; })) {
+        warmedAt_ = t;
+        if (interactive_) std::cout << "\n";
+        std::cout << "xmesh-loadgen: warmup done: " << c.warmupLogins << " users logged in and out ("
+                  << c.warmupFailures << " failed) in " << std::fixed << std::setprecision(1) << t
+                  << std::defaultfloat << " s; logins start in " << sc_.warmupSettle << " s" << std::endl;
+      }
+      // The pause lets the server finish the logouts' presence work before the storm.
+      if (warmedAt_ >= 0 && t - warmedAt_ >= sc_.warmupSettle) startStorm();
+      break;
     case Phase::Login: {
       // Resolved: online or failed; a worker that died resolves nothing more.
       uint64_t resolvedUsers = 0;
@@ -502,7 +530,8 @@ void Coordinator::everySecond() {
   auto delivered = static_cast<uint64_t>(std::llround(deliveredF));
   auto presence = static_cast<uint64_t>(std::llround(presenceF));
   double srvCpu = srv.cpuSeconds - lastSrv_.cpuSeconds;
-  const char* phaseName = phase_ == Phase::Login    ? "login"
+  const char* phaseName = phase_ == Phase::Warmup   ? "warmup"
+                          : phase_ == Phase::Login  ? "login"
                           : phase_ == Phase::Settle ? "settle"
                           : phase_ == Phase::Main   ? "main"
                                                     : "drain";
@@ -574,6 +603,7 @@ int Coordinator::run() {
   startUs_ = realtimeUs();
   startedAt_ = utcNow();
   loginDeadline_ = (sc_.loginRate > 0 ? sc_.users / sc_.loginRate : 0) + sc_.loginTimeout + 5;
+  phase_ = sc_.warmupLogins ? Phase::Warmup : Phase::Login;
   loadAtStart_ = loadAverage();
   s = spawn();
   if (!s) {
@@ -649,7 +679,7 @@ nlohmann::json Coordinator::buildReport() const {
       {"logins_per_s", allOnline > 0 ? static_cast<double>(atMainStart.logins) / allOnline : 0},
       {"target_rate", sc_.loginRate}, {"latency_us", percentiles(loginLatency_)},
       {"latency_histogram", histogramReport(loginLatency_)},
-      {"loadgen_cpu_s", atMainStart.cpuSeconds},
+      {"loadgen_cpu_s", atMainStart.cpuSeconds - atStormStart_.cpuSeconds},
       {"server_cpu_s", procAtLoginEnd_.cpuSeconds - procAtStart_.cpuSeconds},
       {"scram_cache", {{"preloaded_users", cache_.size()}, {"hits", c.scramCacheHits}, {"misses", c.scramCacheMisses}}},
       {"redirects", c.redirects}};
@@ -667,6 +697,12 @@ nlohmann::json Coordinator::buildReport() const {
   for (size_t i = 0; i < targets_.size(); ++i) addNode(targets_[i].name, targetAddresses_[i]);
   for (const auto& [name, n] : c.onlineByNode)
     if (!onlineByNode.contains(name)) addNode(name, name);
+  // Which handshakes the measured logins did: resumed (a session kept from the user's
+  // previous connection) or full.
+  login["tls"] = {{"resumption", sc_.tlsResumption}, {"sessions_offered", c.tlsOffered},
+                  {"resumed", c.tlsResumed}, {"full", c.tlsFull}};
+  login["warmup"] = {{"enabled", sc_.warmupLogins}, {"logins", c.warmupLogins},
+                     {"failures", c.warmupFailures}, {"seconds", stormStart_}};
   login["nodes"] = nodes;
   login["online_by_node"] = onlineByNode;
   r["login"] = login;

@@ -2,9 +2,10 @@
 // keys and topology, decides each user's first target node, forks the worker processes
 // (users sharded in contiguous ranges, each worker under the per-process open-file
 // limit), merges their per-second reports, prints a live progress line, drives the
-// phases (login -> settle -> steady / saturation steps / idle -> drain -> finish) over
-// the workers' control pipes, and writes the final table, report.json and report.html
-// (html_report.h).
+// phases ([warmup ->] login -> settle -> steady / saturation steps / idle -> drain ->
+// finish) over the workers' control pipes, and writes the final table, report.json and
+// report.html (html_report.h). The warmup (warmup_logins) ends when every worker has
+// logged its users in and out once; then all start the login phase together.
 //
 // The login phase ends only when every user is resolved: online, or definitively failed
 // (each login times out login_timeout after its first connect; see worker.h). As a
@@ -67,8 +68,9 @@ class Coordinator {
     double loginsPerS = 0, sentPerS = 0, deliveredPerS = 0, presencePerS = 0, presenceSentPerS = 0, cpuPerS = 0;
     bool done = false;
     bool eof = false;
+    bool warm = false;  // warmup_logins: its users logged in and out once
   };
-  enum class Phase { Login, Settle, Main, Drain, Finish };
+  enum class Phase { Warmup, Login, Settle, Main, Drain, Finish };
 
   Status prepare();
   Status prepareTargets();
@@ -79,6 +81,7 @@ class Coordinator {
   void advance();
   void sendAll(const std::string& line);
   void sendRates(double msgsPerSec, double presencePerSec);
+  void startStorm();
   void startMain();
   void endMain();
   bool haveBoundary(uint32_t epoch) const;
@@ -109,6 +112,11 @@ class Coordinator {
   nlohmann::json timeline_ = nlohmann::json::array();
   Counters lastSecond_;
 
+  // warmup_logins: when the login phase began (seconds since start; 0 without warmup)
+  // and the counters then (the login phase's CPU excludes the warmup's).
+  double stormStart_ = 0;
+  double warmedAt_ = -1;  // when every worker had reported warm (-1: not yet)
+  Counters atStormStart_;
   // Login phase results.
   bool loginDone_ = false;
   double loginEndedAt_ = 0;

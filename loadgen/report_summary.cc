@@ -70,6 +70,21 @@ Summary summarize(const nlohmann::json& r) {
   add(login, "login latency", formatLatency(l["latency_us"]));
   add(login, "cpu during login (loadgen / server)",
       num(l["loadgen_cpu_s"].get<double>(), 2) + " s / " + num(l["server_cpu_s"].get<double>(), 2) + " s");
+  if (l.contains("tls")) {
+    // Says which storm this was: cold (full handshakes) or users reconnecting with tickets.
+    const auto& t = l["tls"];
+    std::string v = "resumed " + u64(t["resumed"]) + " / full " + u64(t["full"]);
+    v += t.value("resumption", false) ? " (" + u64(t["sessions_offered"]) + " sessions offered)"
+                                      : " (tls_resumption off: cold start)";
+    add(login, "TLS handshakes", v);
+  }
+  if (l.contains("warmup") && l["warmup"].value("enabled", false)) {
+    const auto& w = l["warmup"];
+    add(login, "warmup (logged in and out first)",
+        u64(w["logins"]) + " users, " + u64(w["failures"]) + " failed, " +
+            num(w["seconds"].get<double>(), 1) + " s",
+        w["failures"].get<uint64_t>() > 0);
+  }
   const auto& cache = l["scram_cache"];
   add(login, "SCRAM salted-password cache", "preloaded " + u64(cache["preloaded_users"]) + ", hits " +
                                                 u64(cache["hits"]) + ", PBKDF2 runs " + u64(cache["misses"]));

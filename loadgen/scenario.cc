@@ -117,6 +117,13 @@ Status Scenario::set(const std::string& key, const std::string& v) {
     if (s && settle < 0) return bad(key, v);
     return s;
   }
+  else if (key == "tls_resumption") return flag(&tlsResumption);
+  else if (key == "warmup_logins") return flag(&warmupLogins);
+  else if (key == "warmup_settle") {
+    Status s = num(&warmupSettle);
+    if (s && warmupSettle < 0) return bad(key, v);
+    return s;
+  }
   else if (key == "duration") return num(&duration);
   else if (key == "msgs_per_user_hour") return num(&msgsPerUserHour);
   else if (key == "presence_per_user_hour") return num(&presencePerUserHour);
@@ -192,7 +199,8 @@ std::map<std::string, std::string> Scenario::settings() const {
       {"roster", roster ? "true" : "false"}, {"presence", presence ? "true" : "false"},
       {"sm", sm ? "true" : "false"}, {"login_rate", fmt(loginRate)},
       {"login_concurrency", std::to_string(loginConcurrency)}, {"login_timeout", fmt(loginTimeout)},
-      {"settle", fmt(settle)},
+      {"settle", fmt(settle)}, {"tls_resumption", tlsResumption ? "true" : "false"},
+      {"warmup_logins", warmupLogins ? "true" : "false"}, {"warmup_settle", fmt(warmupSettle)},
       {"duration", fmt(duration)}, {"msgs_per_user_hour", fmt(msgsPerUserHour)},
       {"presence_per_user_hour", fmt(presencePerUserHour)}, {"sat_start_rate", fmt(satStartRate)},
       {"sat_step_rate", fmt(satStepRate)}, {"sat_step_seconds", fmt(satStepSeconds)},

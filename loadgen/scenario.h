@@ -51,6 +51,16 @@ struct Scenario {
   uint32_t loginConcurrency = 500;  // logins in flight per worker
   double loginTimeout = 60;     // seconds per login (redirect included); see coordinator.h
   double settle = 0;            // seconds between the last login resolved and the main phase
+  // TLS session resumption. false: every login is a full handshake (the cold-start
+  // figure, as after a server restart). true: each user keeps the session (ticket) of
+  // its last connection and offers it on the next one (loadgen/tls_session_cache.h).
+  bool tlsResumption = false;
+  // Before the measured login phase, log every user in once and out again (gracefully:
+  // </stream:stream> and close_notify), all workers together, so that with
+  // tls_resumption the measured storm is N users reconnecting with tickets (a
+  // reconnect storm, e.g. after a network failover). Not counted as logins.
+  bool warmupLogins = false;
+  double warmupSettle = 1;      // seconds between the warmup's last logout and the logins
   // Steady / idle / login_storm hold.
   double duration = 10;         // seconds of the main phase after everyone is online
   double msgsPerUserHour = 60;

@@ -19,6 +19,11 @@ void Counters::add(const Counters& o) {
   bytesOut += o.bytesOut;
   scramCacheHits += o.scramCacheHits;
   scramCacheMisses += o.scramCacheMisses;
+  tlsOffered += o.tlsOffered;
+  tlsResumed += o.tlsResumed;
+  tlsFull += o.tlsFull;
+  warmupLogins += o.warmupLogins;
+  warmupFailures += o.warmupFailures;
   cpuSeconds += o.cpuSeconds;
   for (const auto& [k, v] : o.failures) failures[k] += v;
   for (const auto& [k, v] : o.onlineByNode) onlineByNode[k] += v;
@@ -32,7 +37,10 @@ nlohmann::json toJson(const Counters& c) {
           {"out_of_order", c.msgsOutOfOrder}, {"presence_sent", c.presenceSent},
           {"presence_received", c.presenceReceived}, {"bytes_in", c.bytesIn},
           {"bytes_out", c.bytesOut}, {"scram_cache_hits", c.scramCacheHits},
-          {"scram_cache_misses", c.scramCacheMisses}, {"cpu_s", c.cpuSeconds},
+          {"scram_cache_misses", c.scramCacheMisses}, {"tls_offered", c.tlsOffered},
+          {"tls_resumed", c.tlsResumed}, {"tls_full", c.tlsFull},
+          {"warmup_logins", c.warmupLogins}, {"warmup_failures", c.warmupFailures},
+          {"cpu_s", c.cpuSeconds},
           {"failures", c.failures}, {"redirects", c.redirects}, {"online_by_node", c.onlineByNode},
           {"redirects_by_node", c.redirectsByNode}};
 }
@@ -56,6 +64,11 @@ Counters countersFromJson(const nlohmann::json& j) {
   c.bytesOut = u("bytes_out");
   c.scramCacheHits = u("scram_cache_hits");
   c.scramCacheMisses = u("scram_cache_misses");
+  c.tlsOffered = u("tls_offered");
+  c.tlsResumed = u("tls_resumed");
+  c.tlsFull = u("tls_full");
+  c.warmupLogins = u("warmup_logins");
+  c.warmupFailures = u("warmup_failures");
   c.cpuSeconds = j.value("cpu_s", 0.0);
   if (j.contains("failures") && j["failures"].is_object())
     for (const auto& [k, v] : j["failures"].items()) c.failures[k] = v.get<uint64_t>();

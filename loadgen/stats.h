@@ -29,6 +29,15 @@ struct Counters {
   uint64_t bytesOut = 0;
   uint64_t scramCacheHits = 0;
   uint64_t scramCacheMisses = 0;
+  // TLS handshakes of the login phase (warmup excluded): sessions offered, handshakes
+  // that resumed, and full ones.
+  uint64_t tlsOffered = 0;
+  uint64_t tlsResumed = 0;
+  uint64_t tlsFull = 0;
+  // warmup_logins: users logged in (and out) before the login phase, and those that
+  // failed there.
+  uint64_t warmupLogins = 0;
+  uint64_t warmupFailures = 0;
   double cpuSeconds = 0;        // user + system of the worker process so far
   std::map<std::string, uint64_t> failures;  // reason -> count
   // By target node (topology node id, or "host:port" without a topology): users online

@@ -56,10 +56,15 @@ Status Worker::init() {
   const Scenario& sc = config_.scenario;
   tls::ClientOptions to;
   to.insecureSkipVerify = true;
-  to.sessionCacheSize = 0;  // every login is a full handshake, as after a server restart
+  // No SNI-keyed cache (all users share one name): without tls_resumption every login
+  // is a full handshake, as after a server restart; with it each user keeps its own.
+  to.sessionCacheSize = 0;
   auto ctx = tls::TlsContext::client(to);
   if (!ctx.isOk()) return Status::fail(ctx.error().reason, ctx.error().detail);
   tls_ = ctx.value();
+  if (sc.tlsResumption)
+    tlsSessions_ = std::make_unique<TlsSessionCache>(config_.shardFirst, config_.shardCount);
+  warming_ = sc.warmupLogins;
   if (config_.targets.empty()) return Status::fail("targets", "no target to connect to");
   onlineAt_.assign(config_.targets.size(), 0);
   redirectsTo_.assign(config_.targets.size(), 0);
@@ -218,6 +223,11 @@ void Worker::setOnline(uint32_t user, bool on, uint16_t target) {
 
 void Worker::onOnline(Connection& c) {
   --inFlight_;
+  if (warming_) {
+    ++counters_.warmupLogins;
+    c.logout();  // the user is resolved when the connection has closed
+    return;
+  }
   ++counters_.logins;
   setOnline(c.user(), true, c.target());
   loginLatency_.record(monotonicUs() - c.startUs());
@@ -246,10 +256,41 @@ void Worker::onConnectionFailed(Connection& c, std::string_view reason) {
     reason = why;
   }
   --inFlight_;
+  if (warming_) {
+    ++counters_.warmupFailures;
+    counters_.failures["warmup:" + std::string(reason)]++;
+    return c.close();
+  }
   ++counters_.loginFailures;
   counters_.failures[std::string(reason)]++;
   c.close();
   maybeReportLoginsResolved();
+}
+
+void Worker::maybeReportWarm() {
+  if (!warming_ || warmReported_ || finishing_ || liveConnections_ > 0 ||
+      counters_.warmupLogins + counters_.warmupFailures < config_.shardCount)
+    return;
+  warmReported_ = true;
+  report("warm");
+}
+
+void Worker::startStorm() {
+  if (!warming_ || !warmReported_ || finishing_) return;
+  // The login phase starts from scratch; only the warmup counters and the users' TLS
+  // sessions carry over.
+  warming_ = false;
+  nextLogin_ = 0;
+  inFlight_ = 0;
+  counters_.connectsStarted = 0;
+  counters_.redirects = 0;
+  counters_.redirectsByNode.clear();
+  std::fill(redirectsTo_.begin(), redirectsTo_.end(), 0);
+  counters_.tlsOffered = counters_.tlsResumed = counters_.tlsFull = 0;
+  firstConnectRealUs_ = lastLoginRealUs_ = 0;
+  loginLatency_.reset();
+  loginStartUs_ = monotonicUs();
+  uv_timer_start(&loginTimer_, onLoginTimer, 0, 2);
 }
 
 void Worker::connectionClosed(Connection* c) {
@@ -259,6 +300,7 @@ void Worker::connectionClosed(Connection* c) {
   --liveConnections_;
   delete c;
   if (finishing_ && liveConnections_ == 0) closeHandles();
+  else maybeReportWarm();
 }
 
 void Worker::onLgMessage(Connection& c, const LgMessage& m) {
@@ -357,7 +399,13 @@ void Worker::sweepLoginTimeouts() {
   uint64_t now = monotonicUs();
   auto limit = static_cast<uint64_t>(config_.scenario.loginTimeout * 1e6);
   for (Connection* c : conns_) {
-    if (!c || c->closing() || c->everOnline()) continue;
+    if (!c || c->closing()) continue;
+    if (c->loggingOut()) {
+      // A warmup logout the server never closed: give up on it the same way.
+      if (now - c->logoutStartUs() > limit) c->close();
+      continue;
+    }
+    if (c->everOnline()) continue;
     if (now - c->startUs() > limit) c->session().fail("timeout");
   }
 }
@@ -379,6 +427,13 @@ void Worker::expireLogins() {
 }
 
 void Worker::countUnresolvedLogins() {
+  if (warming_) {  // stopped during the warmup: the login phase never began
+    counters_.loginFailures += config_.shardCount;
+    counters_.failures["not-started"] += config_.shardCount;
+    nextLogin_ = config_.shardCount;
+    inFlight_ = 0;
+    return;
+  }
   uint64_t notStarted = config_.shardCount - nextLogin_, pending = 0;
   nextLogin_ = config_.shardCount;
   for (Connection* c : conns_)
@@ -436,6 +491,7 @@ void Worker::onControlRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 void Worker::handleControlLine(std::string_view line) {
   if (line == "finish") return finish();
   if (line == "expire") return expireLogins();
+  if (line == "storm") return startStorm();
   if (line.substr(0, 5) == "send ") {
     double m = 0, p = 0;
     if (std::sscanf(std::string(line).c_str(), "send %lf %lf", &m, &p) != 2) return;

@@ -9,7 +9,12 @@
 //                                 flight (reason "timeout") and count the users not
 //                                 started yet as failed ("not-started");
 //   "finish"                      report the final counters and exit (logins still
-//                                 unresolved then count as failed, "unfinished").
+//                                 unresolved then count as failed, "unfinished");
+//   "storm"                       (warmup_logins) start the login phase.
+// With warmup_logins the worker first logs each of its users in and gracefully out
+// again (counted apart: warmupLogins / warmupFailures), then reports {"type":"warm"}
+// and waits for "storm", so all workers start the measured logins together; with
+// tls_resumption each user then offers the session its warmup connection got.
 // Each "send" command first closes the current epoch with an immediate report marked
 // "boundary" (exact counters at the command), so the coordinator measures phases and
 // saturation steps from command to command; reports carry their epoch number.
@@ -45,6 +50,7 @@
 #include "loadgen/salted_cache.h"
 #include "loadgen/scenario.h"
 #include "loadgen/stats.h"
+#include "loadgen/tls_session_cache.h"
 #include "tls/context.h"
 
 namespace xmesh::loadgen {
@@ -91,6 +97,8 @@ class Worker {
   const tls::TlsContext& tlsContext() const { return *tls_; }
   const std::string& sni() const { return config_.scenario.domain; }
   SaltedCache& saltedCache() { return *config_.cache; }
+  // The users' TLS sessions; null unless the scenario has tls_resumption.
+  TlsSessionCache* tlsSessions() { return tlsSessions_.get(); }
   Counters& counters() { return counters_; }
   void markDirty(Connection* c) { dirty_.push_back(c); }
   void onOnline(Connection& c);
@@ -122,6 +130,8 @@ class Worker {
   void closeHandles();
   void flushDirty();
   void maybeReportLoginsResolved();
+  void maybeReportWarm();
+  void startStorm();
   uint32_t local(uint32_t user) const { return user - config_.shardFirst; }
   void setOnline(uint32_t user, bool on, uint16_t target);
 
@@ -143,6 +153,9 @@ class Worker {
   std::string controlLine_;
   std::string plainScratch_;
   std::shared_ptr<tls::TlsContext> tls_;
+  std::unique_ptr<TlsSessionCache> tlsSessions_;
+  bool warming_ = false;        // warmup_logins: before "storm"
+  bool warmReported_ = false;
   uint32_t sourceCursor_ = 0;
   // By target index (config_.targets, grown by redirects to addresses it did not list).
   std::vector<uint64_t> onlineAt_, redirectsTo_;

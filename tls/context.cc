@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tls/session.h"
 #include "tls/ssl_error.h"
 
 namespace xmesh::tls {
@@ -57,13 +58,16 @@ int contextIndex() {
   return index;
 }
 
+// Client side: a new resumable session (TLS 1.2 handshake, or a TLS 1.3 ticket).
+// Returning 1 takes BoringSSL's reference.
 int newSessionCallback(SSL* ssl, SSL_SESSION* session) {
+  // A session from connectResuming() keeps it for its owner.
+  if (TlsSession::adoptNewSession(ssl, session)) return 1;
   const auto* context =
       static_cast<const TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), contextIndex()));
   // Keyed by SNI: connections made to an IP literal send none and are not cached.
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  if (context == nullptr || name == nullptr) return 0;
-  // Returning 1 hands our reference to the cache.
+  if (context == nullptr || name == nullptr || !context->cachesSessions()) return 0;
   context->storeSession(name, bssl::UniquePtr<SSL_SESSION>(session));
   return 1;
 }
@@ -126,6 +130,14 @@ Status TlsContext::loadKeyPair(SSL_CTX* ctx, const std::string& chain, const std
   return Status::ok();
 }
 
+Status TlsContext::setGroups(SSL_CTX* ctx, const std::string& groups) {
+  if (!SSL_CTX_set1_curves_list(ctx, groups.c_str())) {
+    auto e = configError("key exchange groups '" + groups + "'");
+    return Status::fail(e.reason, e.detail);
+  }
+  return Status::ok();
+}
+
 Result<std::shared_ptr<TlsContext>> TlsContext::server(const ServerOptions& options) {
   clearSslErrors();
   if (options.certChainFile.empty() || options.keyFile.empty()) {
@@ -144,6 +156,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const ServerOptions& opti
 
   if (auto s = setVersions(ctx, options.minVersion, options.maxVersion); !s) return s.error();
   if (auto s = loadKeyPair(ctx, options.certChainFile, options.keyFile); !s) return s.error();
+  if (auto s = setGroups(ctx, options.groups); !s) return s.error();
+  // Our order for TLS 1.2 suites and, in BoringSSL, for key exchange groups too.
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
   if (!options.caFile.empty()) {
@@ -200,6 +214,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const ClientOptions& opti
   SSL_CTX* ctx = context->ctx_;
 
   if (auto s = setVersions(ctx, options.minVersion, options.maxVersion); !s) return s.error();
+  if (auto s = setGroups(ctx, options.groups); !s) return s.error();
   if (!options.certChainFile.empty()) {
     if (auto s = loadKeyPair(ctx, options.certChainFile, options.keyFile); !s) return s.error();
   }
@@ -217,13 +232,11 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const ClientOptions& opti
                               wire->size()) != 0) {  // sic: 0 is success here
     return configError("setting ALPN");
   }
+  // New sessions always reach the callback: it feeds the SNI cache (if enabled) or a
+  // session from connectResuming().
   context->sessionCacheSize_ = options.sessionCacheSize;
-  if (options.sessionCacheSize > 0) {
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
-    SSL_CTX_sess_set_new_cb(ctx, newSessionCallback);
-  } else {
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, newSessionCallback);
   return context;
 }
 

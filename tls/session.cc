@@ -29,6 +29,12 @@ void appendName(const ASN1_STRING* value, std::vector<std::string>& names) {
   if (!name.empty() && name.find('\0') == std::string::npos) names.push_back(std::move(name));
 }
 
+// Our TlsSession, reachable from its SSL in BoringSSL's callbacks.
+int sessionIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
 
 // ---- custom BIO ----------------------------------------------------------------------
@@ -97,6 +103,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(const TlsContext& context
   BIO_set_data(bio, session.get());
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);  // one reference, owned by the SSL
+  SSL_set_ex_data(ssl, sessionIndex(), session.get());
   // Drop certificate/cipher configuration once the handshake is done: it is never
   // needed again (no renegotiation) and is a large part of an idle session.
   SSL_set_shed_handshake_config(ssl, 1);
@@ -113,6 +120,25 @@ Result<std::unique_ptr<TlsSession>> TlsSession::accept(const TlsContext& context
 
 Result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsContext& context,
                                                         std::string_view sni) {
+  return startClient(context, sni, /*ownSessions=*/false, nullptr);
+}
+
+Result<std::unique_ptr<TlsSession>> TlsSession::connectResuming(
+    const TlsContext& context, std::string_view sni, bssl::UniquePtr<SSL_SESSION> resume) {
+  return startClient(context, sni, /*ownSessions=*/true, std::move(resume));
+}
+
+bool TlsSession::adoptNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* self = static_cast<TlsSession*>(SSL_get_ex_data(ssl, sessionIndex()));
+  if (self == nullptr || !self->ownSessions_) return false;
+  self->newest_.reset(session);  // newest wins: the server may send several tickets
+  return true;
+}
+
+Result<std::unique_ptr<TlsSession>> TlsSession::startClient(const TlsContext& context,
+                                                            std::string_view sni,
+                                                            bool ownSessions,
+                                                            bssl::UniquePtr<SSL_SESSION> resume) {
   if (context.isServer()) return Error{"tls-config", "connect() needs a client context"};
   std::string name(sni);
   if (name.find('\0') != std::string::npos) return Error{"tls-config", "NUL in server name"};
@@ -123,6 +149,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsContext& contex
   auto result = create(context);
   if (!result) return result;
   TlsSession& session = **result;
+  session.ownSessions_ = ownSessions;
   SSL* ssl = session.ssl_;
   SSL_set_connect_state(ssl);
   bool ip = !name.empty() && isIpLiteral(name);
@@ -135,7 +162,11 @@ Result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsContext& contex
                 : X509_VERIFY_PARAM_set1_host(param, name.data(), name.size());
     if (!ok) return Error{"tls-config", takeSslErrors("setting verification name")};
   }
-  if (!ip && !name.empty()) {
+  if (ownSessions) {
+    if (resume && !SSL_set_session(ssl, resume.get())) {
+      return Error{"tls-config", takeSslErrors("offering a session")};
+    }
+  } else if (!ip && !name.empty()) {
     if (auto cached = context.takeSession(name)) SSL_set_session(ssl, cached.get());
   }
   // Produce the ClientHello now so the caller can send it right away.
@@ -308,12 +339,22 @@ std::string_view TlsSession::alpn() const {
                          : std::string_view();
 }
 
+std::string_view TlsSession::group() const {
+  uint16_t id = handshakeDone_ ? SSL_get_curve_id(ssl_) : 0;
+  const char* name = id != 0 ? SSL_get_curve_name(id) : nullptr;
+  return name != nullptr ? name : std::string_view();
+}
+
 std::string_view TlsSession::serverName() const {
   const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
   return name != nullptr ? name : std::string_view();
 }
 
 bool TlsSession::resumed() const { return handshakeDone_ && SSL_session_reused(ssl_); }
+
+bool TlsSession::usedHelloRetry() const {
+  return handshakeDone_ && SSL_used_hello_retry_request(ssl_);
+}
 
 bool TlsSession::peerVerified() const {
   if (!handshakeDone_ || failed_ || !context_->verifiesPeer()) return false;

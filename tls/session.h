@@ -39,6 +39,14 @@ class TlsSession {
   // matched against IP SANs and not sent as SNI). Required when the context verifies.
   static Result<std::unique_ptr<TlsSession>> connect(const TlsContext& context,
                                                      std::string_view sni);
+  // Client side with resumption managed by the caller, for a client that keeps a
+  // session per account rather than per server name (the load generator's simulated
+  // users): offers `resume` if not null (it is used up: a TLS 1.3 ticket is single-use,
+  // see SSL_SESSION_should_be_single_use), never touches the context's SNI cache, and
+  // keeps the sessions the server issues for takeSession().
+  static Result<std::unique_ptr<TlsSession>> connectResuming(const TlsContext& context,
+                                                             std::string_view sni,
+                                                             bssl::UniquePtr<SSL_SESSION> resume);
 
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
@@ -80,10 +88,22 @@ class TlsSession {
   std::string_view version() const;  // "TLSv1.3"
   std::string_view cipher() const;   // "TLS_AES_128_GCM_SHA256"
   std::string_view alpn() const;     // "xmpp-client", or empty if none was agreed
+  std::string_view group() const;    // key exchange group: "X25519", "P-256"
   // Server side: the SNI name the client asked for (virtual hosting); empty if none.
   std::string_view serverName() const;
   // True when the handshake resumed a previous session (ticket).
   bool resumed() const;
+  // TLS 1.3: the server asked the client for a key share of another group (one extra
+  // round trip, and a wasted key share on the client).
+  bool usedHelloRetry() const;
+
+  // connectResuming() sessions: the newest resumable session the server issued on this
+  // connection (TLS 1.2: at the handshake; TLS 1.3: a ticket, which arrives with the
+  // first bytes after the handshake), or null if none came yet. Moves it out.
+  bssl::UniquePtr<SSL_SESSION> takeSession() { return std::move(newest_); }
+  // For TlsContext's new-session callback: stores `session` in the TlsSession of `ssl`
+  // and returns true (reference taken) if that session came from connectResuming().
+  static bool adoptNewSession(SSL* ssl, SSL_SESSION* session);
 
   // Subject CN and DNS SANs of the peer certificate, if it was verified against the
   // context's CA file (for a client, the hostname check passed too). Empty otherwise.
@@ -93,6 +113,9 @@ class TlsSession {
  private:
   TlsSession(std::shared_ptr<const TlsContext> context, SSL* ssl);
   static Result<std::unique_ptr<TlsSession>> create(const TlsContext& context);
+  static Result<std::unique_ptr<TlsSession>> startClient(const TlsContext& context,
+                                                         std::string_view sni, bool ownSessions,
+                                                         bssl::UniquePtr<SSL_SESSION> resume);
   static int bioRead(BIO* bio, char* out, int len);
   static int bioWrite(BIO* bio, const char* in, int len);
   static long bioCtrl(BIO* bio, int cmd, long larg, void* parg);  // NOLINT(runtime/int)
@@ -108,6 +131,7 @@ class TlsSession {
   SSL* ssl_;
   std::string out_;    // ciphertext waiting for the caller
   std::string early_;  // plaintext written before the handshake completed
+  bssl::UniquePtr<SSL_SESSION> newest_;  // connectResuming(): for takeSession()
   // The ciphertext span of the feed() in progress; bioRead consumes from it.
   const char* in_ = nullptr;
   size_t inLen_ = 0;
@@ -115,6 +139,7 @@ class TlsSession {
   bool peerClosed_ = false;
   bool closed_ = false;  // shutdown() called or fatal error: no more writes
   bool failed_ = false;  // fatal error: no more input either
+  bool ownSessions_ = false;  // connectResuming(): new sessions go to newest_
 };
 
 using TlsSessionPtr = std::unique_ptr<TlsSession>;

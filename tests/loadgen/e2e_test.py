@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """End-to-end: a real xmeshd with a provisioned 200-user population, driven by the real
-xmesh-loadgen binary through a login storm and a 5-second steady phase.
+xmesh-loadgen binary through a login storm and a 5-second steady phase, and through a
+reconnect storm (warmup logins, then every user resuming its TLS session).
 
 Pins: every user comes online, nothing is lost or duplicated, and the report has the
 numbers the perf harness reads. Free ports, bounded runtime, processes stopped by PID.
@@ -76,8 +77,8 @@ class LoadgenEndToEnd(unittest.TestCase):
         if not os.environ.get("KEEP_TMP"):
             shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def run_scenario(self, name, *extra):
-        out = os.path.join(self.dir, "out-" + name)
+    def run_scenario(self, name, *extra, tag=None):
+        out = os.path.join(self.dir, "out-" + (tag or name))
         cmd = [LOADGEN, "--scenario", os.path.join(SCENARIOS, name + ".toml"), "--users", str(USERS),
                "--port", str(self.port), "--population", self.pop, "--server-pid", str(self.server.pid),
                "--workers", "2", "--out", out, *extra]
@@ -94,6 +95,10 @@ class LoadgenEndToEnd(unittest.TestCase):
         self.assertGreater(login["logins_per_s"], 0)
         self.assertEqual(login["scram_cache"]["misses"], 0, "the key file should spare every PBKDF2 run")
         self.assertIn("p99", login["latency_us"])
+        # The default is the cold-start storm: every login a full TLS handshake.
+        self.assertEqual(login["tls"], {"resumption": False, "sessions_offered": 0, "resumed": 0,
+                                        "full": USERS}, text)
+        self.assertIn("tls_resumption off: cold start", text)
 
         # 200 users x 3600/h = 200 msgs/s for 5 s, plus presence changes fanned out.
         report, text = self.run_scenario("steady", "--duration", "5", "--set", "msgs_per_user_hour=3600",
@@ -119,6 +124,25 @@ class LoadgenEndToEnd(unittest.TestCase):
         self.assertNotIn("https://", page)
         for part in ("Messages per second", "Message latency histogram", "Latency by percentile", "<svg"):
             self.assertIn(part, page)
+
+    def test_reconnect_storm_resumes_tls(self):
+        """warmup_logins + tls_resumption: every user logs in and out once, then the
+        measured storm is all users reconnecting with the ticket of their first
+        connection (pins the per-user session cache, the graceful warmup logout and that
+        xmeshd issues tickets that resume)."""
+        report, text = self.run_scenario("login_storm", "--set", "duration=0.5", "--set", "tls_resumption=true",
+                                         "--set", "warmup_logins=true", "--set", "warmup_settle=0.2",
+                                         tag="reconnect")
+        login = report["login"]
+        self.assertEqual(login["online"], USERS, text)
+        self.assertEqual(login["logins"], USERS, text)
+        self.assertEqual(login["failures"], 0, text)
+        self.assertEqual(login["warmup"]["logins"], USERS, text)
+        self.assertEqual(login["warmup"]["failures"], 0, text)
+        self.assertEqual(login["tls"], {"resumption": True, "sessions_offered": USERS, "resumed": USERS,
+                                        "full": 0}, text)
+        self.assertIn("warmup done: %d users logged in and out" % USERS, text)
+        self.assertIn("resumed %d / full 0" % USERS, text)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,15 @@ TEST(TlsContextTest, InvalidAlpnNameIsRejected) {
   expectConfigError(TlsContext::server(o), "ALPN");
 }
 
+TEST(TlsContextTest, UnknownGroupIsRejected) {
+  ServerOptions o = serverOptions();
+  o.groups = "X25519:P-255";
+  expectConfigError(TlsContext::server(o), "P-255");
+  ClientOptions c = clientOptions();
+  c.groups = "";
+  EXPECT_FALSE(TlsContext::client(c).isOk());
+}
+
 TEST(TlsContextTest, ClientWithoutCaFileIsRejected) {
   expectConfigError(TlsContext::client(ClientOptions{}), "caFile");
 }

@@ -359,6 +359,41 @@ TEST_F(TlsSessionTest, Tls12StillNegotiatesWhenAllowed) {
   EXPECT_EQ(p.serverPlain, "<x/>");
 }
 
+// The default group order (ServerOptions::groups) is the measured cheapest: X25519,
+// offered with a key share by OpenSSL, BoringSSL and every current client.
+TEST_F(TlsSessionTest, DefaultGroupIsX25519WithoutHelloRetry) {
+  for (TlsVersion max : {TlsVersion::Tls13, TlsVersion::Tls12}) {
+    ClientOptions co = clientOptions();
+    co.maxVersion = max;
+    Pair p = makePair(*makeClient(co), *serverCtx_);
+    ASSERT_TRUE(p.pump().ok());
+    EXPECT_EQ(p.server->group(), "X25519");
+    EXPECT_EQ(p.client->group(), "X25519");
+    EXPECT_FALSE(p.server->usedHelloRetry());
+  }
+}
+
+// Server preference: a P-256 key share from a client that also supports X25519 is
+// answered with a HelloRetryRequest for X25519 (P-256 costs us 1.6x the instructions).
+TEST_F(TlsSessionTest, ClientPreferringP256IsAskedForX25519) {
+  ClientOptions co = clientOptions();
+  co.groups = "P-256:X25519";
+  Pair p = makePair(*makeClient(co), *serverCtx_);
+  ASSERT_TRUE(p.pump().ok());
+  EXPECT_EQ(p.server->group(), "X25519");
+  EXPECT_TRUE(p.server->usedHelloRetry());
+}
+
+// A client without X25519 (FIPS-only stacks) still connects, with P-256, at once.
+TEST_F(TlsSessionTest, P256OnlyClientNegotiatesP256) {
+  ClientOptions co = clientOptions();
+  co.groups = "P-256";
+  Pair p = makePair(*makeClient(co), *serverCtx_);
+  ASSERT_TRUE(p.pump().ok());
+  EXPECT_EQ(p.server->group(), "P-256");
+  EXPECT_FALSE(p.server->usedHelloRetry());
+}
+
 TEST_F(TlsSessionTest, CloseNotifyReachesPeer) {
   Pair p = established();
   ASSERT_TRUE(p.client->write("<last/>"));
