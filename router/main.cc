@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <pthread.h>
+#include <thread>
 #include <iostream>
 
 #include "core/log.h"
@@ -14,12 +16,6 @@
 #include "topology/loader.h"
 #include "topology/node_settings.h"
 
-namespace {
-std::atomic<xmesh::router::Node*> g_node{nullptr};
-void onSignal(int) {
-  if (auto* n = g_node.load()) n->stop();
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"xmeshd - xmesh node router"};
@@ -72,6 +68,14 @@ int main(int argc, char** argv) {
   if (xmesh::log::parseLevel(config.logLevel, &level)) xmesh::log::setLevel(level);
 
   signal(SIGPIPE, SIG_IGN);
+  // SIGTERM/SIGINT are taken by a thread in sigwait(), never by a handler: Node::stop()
+  // takes a mutex and allocates, which a signal handler interrupting a loop thread must
+  // not. Blocked here, before any thread exists, so every thread inherits the mask.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   xmesh::router::Node node(config);
   node.setTopology(topology);
   if (!r2rListen.empty()) {
@@ -115,12 +119,19 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  g_node.store(&node);
-  std::signal(SIGTERM, onSignal);
-  std::signal(SIGINT, onSignal);
+  std::atomic<bool> joined{false};
+  std::thread signalWaiter([&] {
+    int sig = 0;
+    sigwait(&stopSignals, &sig);
+    if (joined.load()) return;  // woken by main below: the node already stopped
+    xmesh::log::info("node", "stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    node.stop();
+  });
   node.start();
   node.join();
-  g_node.store(nullptr);
+  joined.store(true);
+  pthread_kill(signalWaiter.native_handle(), SIGTERM);  // no-op if it already returned
+  signalWaiter.join();
   admin.stop();
   xmesh::log::info("node", "stopped", {{"node", config.nodeId}});
   return 0;

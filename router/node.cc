@@ -25,6 +25,13 @@ Node::Node(NodeConfig config)
 Node::~Node() {
   // Store jobs post to loops: stop the store before the loops go away.
   if (store_) store_->shutdown();
+  // init() failed, or start() never ran: no thread ever ran the loops, so close their
+  // handles (listeners, wake-ups, the mesh's links) here, as join() would.
+  if (!threadsStarted_ && !loops_.empty()) {
+    for (auto& l : loops_) l->markClosed();
+    if (mesh_) mesh_->close();
+    for (auto& l : loops_) l->teardown();
+  }
   mesh_.reset();
   loops_.clear();
 }
@@ -90,6 +97,7 @@ Status Node::init() {
 
 void Node::start() {
   startedAtMs_ = static_cast<int64_t>(uv_hrtime() / 1000000);
+  threadsStarted_ = true;
   for (auto& l : loops_) l->start();
   log::info("node", "started", {{"node", config_.nodeId}, {"domain", config_.domain},
                                  {"loops", std::to_string(loops_.size())},
@@ -97,6 +105,9 @@ void Node::start() {
 }
 
 void Node::stop() {
+  // Once: a second stop (a second SIGTERM) would run its stop task inside teardown and
+  // cut teardown's close callbacks short.
+  if (stopRequested_.exchange(true)) return;
   for (auto& l : loops_) l->stopAsync();
 }
 

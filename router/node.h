@@ -73,6 +73,8 @@ class Node {
   std::mutex addrMu_;
   std::unordered_map<std::string, int> perAddress_;
   int64_t startedAtMs_ = 0;
+  bool threadsStarted_ = false;             // start() ran: join() tears the loops down
+  std::atomic<bool> stopRequested_{false};  // stop() acts once
   std::shared_ptr<const topology::Topology> topology_;
   topology::NodeSet failedOver_;  // empty until the SRM exists (issue 5)
   // The r2r mesh (links, home directory), when the topology has other nodes. Its links

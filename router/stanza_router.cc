@@ -143,16 +143,18 @@ void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStan
   StanzaRouter* self = this;
   bool queued = env.submitStore([s, maxPerUser, domain, now, envp, self](store::Store& st) {
     std::string condition;
+    bool unknownUser = false;
     auto user = st.getUser(s->to.local());
     if (!user.isOk()) {
       condition = "internal-server-error";
     } else if (!user.value().has_value()) {
       condition = "service-unavailable";
+      unknownUser = true;
     } else {
       auto r = st.pushOffline(s->to.local(), withDelayStamp(*s->bytes, domain, now), now, maxPerUser);
       if (!r.isOk()) condition = r.error().reason == "quota" ? "service-unavailable" : "internal-server-error";
     }
-    envp->post([s, condition, envp, self] {
+    envp->post([s, condition, unknownUser, envp, self] {
       if (condition.empty()) {
         LoopStats::add(envp->stats().offlineStored);
         // The user may have become available between the routing decision and the
@@ -170,7 +172,7 @@ void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStan
       // recipient may be a user of another cluster not announced yet. Retry a while
       // before answering service-unavailable.
       constexpr uint8_t kMaxDirectoryRetries = 40;  // x 250 ms: 10 s
-      if (condition == "service-unavailable" && self->mesh_ && !s->fromMesh() &&
+      if (unknownUser && self->mesh_ && !s->fromMesh() &&
           s->directoryRetries < kMaxDirectoryRetries && self->mesh_->directoryPending()) {
         auto again = std::make_shared<RoutedStanza>(*s);
         ++again->directoryRetries;

@@ -9,6 +9,7 @@
 
 #include "sasl/credentials.h"
 #include "store/sqlite_store.h"
+#include "topology/node_settings.h"
 
 namespace xmesh::testing {
 
@@ -43,29 +44,41 @@ NodeFixture::NodeFixture(NodeConfig config) : config_(std::move(config)) {
 }
 
 NodeFixture::~NodeFixture() {
-  if (node_ && started_) {
-    node_->stop();
-    node_->join();
-  }
+  stop();
   node_.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
 
-void NodeFixture::addUser(const std::string& name) {
+store::StorePtr NodeFixture::openStore() const {
   auto st = store::openSqlite(store::SqliteOptions{.path = config_.resolvedStorePath()});
   if (!st.isOk()) throw std::runtime_error("store: " + st.error().detail);
+  return std::move(st.value());
+}
+
+void NodeFixture::addUser(const std::string& name, const std::string& home) {
   store::UserRecord u;
   u.username = name;
   u.secrets = sasl::deriveStoredSecrets(password(name), sasl::randomBytes(16),
                                         static_cast<uint32_t>(config_.scramIterations));
-  Status s = st.value()->addUser(u);
+  u.homeNode = home;
+  Status s = openStore()->addUser(u);
   if (!s) throw std::runtime_error("addUser: " + s.error().detail);
 }
 
 void NodeFixture::setHome(const std::string& user, const std::string& node) {
-  auto st = store::openSqlite(store::SqliteOptions{.path = config_.resolvedStorePath()});
-  if (!st.isOk() || !st.value()->setHomeNode(user, node).isOk()) throw std::runtime_error("setHome");
+  if (!openStore()->setHomeNode(user, node).isOk()) throw std::runtime_error("setHome");
+}
+
+void NodeFixture::putRosterItem(const std::string& user, const store::RosterItem& item) {
+  Status s = openStore()->putRosterItem(user, item);
+  if (!s) throw std::runtime_error("putRosterItem: " + s.error().detail);
+}
+
+void NodeFixture::joinMesh(std::shared_ptr<const topology::Topology> t, const std::string& nodeId) {
+  Status s = topology::applyTopology(*t, nodeId, config_);
+  if (!s) throw std::runtime_error("joinMesh: " + s.error().detail);
+  topology_ = std::move(t);
 }
 
 void NodeFixture::start() {
@@ -75,6 +88,13 @@ void NodeFixture::start() {
   if (!s) throw std::runtime_error("node init: " + s.error().reason + " " + s.error().detail);
   node_->start();
   started_ = true;
+}
+
+void NodeFixture::stop() {
+  if (!node_ || !started_) return;
+  node_->stop();
+  node_->join();
+  started_ = false;
 }
 
 }  // namespace xmesh::testing

@@ -264,5 +264,26 @@ TEST_F(NodeTest, SlowConsumerIsDisconnectedOthersUnaffected) {
   EXPECT_EQ(bodyOf(*echo), "still here");
 }
 
+// Pins a bug (not fixed yet; enable with the fix): a second Node::stop() that arrives after
+// the loop threads left uv_run() (a second SIGTERM or Ctrl-C) posts Loop::stopAsync()'s
+// task, which Loop::teardown() then runs from drainInboxes(); its uv_stop() makes
+// teardown's uv_run() return before running any close callback, so every connection still
+// open is never closed nor freed, and uv_loop_close() fails with UV_EBUSY.
+TEST_F(NodeTest, SecondStopAfterTheLoopsExitedStillClosesEveryConnection) {
+  startWith({"alice"});
+  std::vector<std::unique_ptr<XmppTestClient>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(online("alice", "r" + std::to_string(i)));
+  router::Node& node = fixture_->node();
+  node.stop();
+  // No hook tells when the loop threads have left uv_run(): give them ample time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  node.stop();
+  node.join();
+  uint64_t open = 0;
+  for (uint32_t l = 0; l < node.loopCount(); ++l)
+    open += node.loop(l).statsView().connections.load(std::memory_order_relaxed);
+  EXPECT_EQ(open, 0u) << "connections left open after join()";
+}
+
 }  // namespace
 }  // namespace xmesh::testing
