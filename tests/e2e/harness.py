@@ -193,22 +193,26 @@ class Server:
             return r.read().decode()
 
     def metrics(self) -> Dict[str, float]:
-        """name{labels} -> value, exactly as the exposition writes the series name."""
-        out: Dict[str, float] = {}
-        for line in self.http_get("/metrics").splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            name, _, value = line.rpartition(" ")
-            try:
-                out[name] = float(value)
-            except ValueError:
-                pass
-        return out
+        return parse_metrics(self.http_get("/metrics"))
 
     def error_count(self, reason: str, m: Optional[Dict[str, float]] = None) -> float:
         m = m if m is not None else self.metrics()
         return m.get(f'xmesh_errors_total{{reason="{reason}"}}', 0.0)
+
+
+def parse_metrics(text: str) -> Dict[str, float]:
+    """Prometheus text -> {name{labels}: value}, exactly as the exposition writes the series name."""
+    out: Dict[str, float] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            pass
+    return out
 
 
 def metric_key(name: str, **labels) -> str:

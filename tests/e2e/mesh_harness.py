@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-from harness import DOMAIN, XMESHCTL, XMESHD, RawClient, free_port
+from harness import DOMAIN, XMESHCTL, XMESHD, RawClient, free_port, parse_metrics
 
 PASSWORD = "mesh-pass"
 
@@ -108,16 +108,7 @@ class MeshNode:
         return json.loads(self.http_get("/status"))
 
     def metrics(self) -> Dict[str, float]:
-        out: Dict[str, float] = {}
-        for line in self.http_get("/metrics").splitlines():
-            if not line or line.startswith("#"):
-                continue
-            name, _, value = line.rpartition(" ")
-            try:
-                out[name] = float(value)
-            except ValueError:
-                pass
-        return out
+        return parse_metrics(self.http_get("/metrics"))
 
     def link(self, peer: str) -> dict:
         for l in self.status()["mesh"]["links"]:
