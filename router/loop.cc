@@ -42,6 +42,12 @@ session::AuthThrottle& Loop::authThrottle() { return node_.authThrottle(); }
 session::SessionEnv& Loop::envOf(uint32_t loop) { return node_.loop(loop); }
 uint32_t Loop::loopCount() const { return node_.loopCount(); }
 std::string Loop::seeOtherHost(std::string_view homeNode) const { return node_.seeOtherHost(homeNode); }
+void Loop::onServingChanged(const std::string& homeNode, bool servedHere) {
+  // Filled in with the dual-connection protocol (issue 5).
+  (void)homeNode;
+  (void)servedHere;
+}
+
 int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }
 
 Status Loop::listenOn(uv_tcp_t* handle, const std::string& address, int port, bool directTls) {

@@ -75,6 +75,11 @@ class Loop final : public session::SessionEnv {
   session::SessionEnv& envOf(uint32_t loop) override;
   std::string seeOtherHost(std::string_view homeNode) const override;
 
+  // The users homed on `homeNode` started (servedHere) or stopped being served by this
+  // node (SRM failover/fallback; Node::servingChanged posts it to every loop). Sessions
+  // of those users on this loop follow: see docs/dual-connections.md.
+  void onServingChanged(const std::string& homeNode, bool servedHere);
+
   // Snapshot for /status (called from the admin thread: reads atomics only).
   const LoopStats& statsView() const { return stats_; }
 

@@ -125,11 +125,48 @@ std::string Node::seeOtherHost(std::string_view homeNode) const {
     log::warn("node", "unknown-home-node", {{"home", std::string(homeNode)}});
     return {};
   }
-  auto serving = topology_->servingNode(*home, failedOver_);
+  auto serving = failover_.servingNode(*home);
   if (!serving) return {};
   const topology::Node& n = topology_->node(*serving);
   if (n.id == config_.nodeId) return {};
   return n.reachable(n.c2s) + ":" + std::to_string(n.c2s.port);
+}
+
+std::optional<Node::DualPeer> Node::dualPeerFor(std::string_view homeNode) const {
+  if (!topology_ || homeNode.empty()) return std::nullopt;
+  auto home = topology_->nodeIndex(homeNode);
+  auto self = topology_->nodeIndex(config_.nodeId);
+  if (!home || !self) return std::nullopt;
+  const topology::Group& g = topology_->groupOf(*home);
+  if (!g.ha || g.nodes.size() != 2) return std::nullopt;
+  if (g.nodes[0] != *self && g.nodes[1] != *self) return std::nullopt;
+  const topology::Node& other = topology_->node(g.nodes[0] == *self ? g.nodes[1] : g.nodes[0]);
+  const topology::SrmParams& p = topology_->clusterOf(*home).srm;
+  return DualPeer{other.id, other.reachable(other.c2s), other.c2s.port, p.reloginLowerLimit.count(),
+                  p.reloginUpperLimit.count()};
+}
+
+bool Node::mayHoldInactive(std::string_view homeNode) const {
+  if (!topology_ || homeNode.empty()) return false;
+  if (homeNode == config_.nodeId) return true;
+  return dualPeerFor(homeNode).has_value();
+}
+
+bool Node::servesHome(std::string_view homeNode) const {
+  if (!topology_ || homeNode.empty()) return true;
+  auto home = topology_->nodeIndex(homeNode);
+  if (!home) return true;
+  auto serving = failover_.servingNode(*home);
+  return serving && topology_->node(*serving).id == config_.nodeId;
+}
+
+void Node::servingChanged(topology::NodeIndex home, bool servedHere) {
+  if (!topology_) return;
+  std::string homeId = topology_->node(home).id;
+  for (auto& l : loops_) {
+    Loop* loop = l.get();
+    loop->post([loop, homeId, servedHere] { loop->onServingChanged(homeId, servedHere); });
+  }
 }
 
 bool Node::admitAddress(const std::string& address) {

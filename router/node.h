@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "router/directory.h"
+#include "router/failover_view.h"
 #include "router/loop.h"
 #include "router/stanza_router.h"
 #include "session/auth_throttle.h"
@@ -49,12 +50,38 @@ class Node {
 
   // Mesh topology (optional, set before init()): users homed on another node are
   // redirected there with see-other-host. Failed-over nodes come with the SRM (issue 5).
-  void setTopology(std::shared_ptr<const topology::Topology> topology) { topology_ = std::move(topology); }
+  void setTopology(std::shared_ptr<const topology::Topology> topology) {
+    topology_ = std::move(topology);
+    failover_.setTopology(topology_.get());
+  }
   // Binds the r2r listener here rather than on the topology's r2r endpoint (set before
   // init(); for a node reached through a port forward, or a test's delaying proxy).
   void setR2rListen(topology::Endpoint endpoint) { r2rListen_ = std::move(endpoint); }
   std::string seeOtherHost(std::string_view homeNode) const;
   MeshNode* mesh() { return mesh_.get(); }
+
+  // Redundancy (SPEC §3/§4). All callable from any loop.
+  // The other node of `homeNode`'s HA presence redundancy group, seen from this node:
+  // where a user served here keeps its inactive (dual) connection. nullopt without a
+  // topology, for a 1-node or non-HA group, or when this node is not in that group.
+  struct DualPeer {
+    std::string nodeId, host;
+    int c2sPort = 0;
+    int64_t reloginMinMs = 0, reloginMaxMs = 0;  // Client Re-Login Lower/Upper Limit
+  };
+  std::optional<DualPeer> dualPeerFor(std::string_view homeNode) const;
+  // True when this node may hold an inactive session of a user homed on `homeNode`:
+  // it is that node or its HA PRG peer.
+  bool mayHoldInactive(std::string_view homeNode) const;
+  // True when this node serves users homed on `homeNode` now (the SRM's view; always
+  // true without a topology or for an unassigned user).
+  bool servesHome(std::string_view homeNode) const;
+  // Which nodes are failed over (their users served by their backup).
+  FailoverView& failover() { return failover_; }
+  const FailoverView& failover() const { return failover_; }
+  // The set of users homed on `home` started (servedHere) or stopped being served by
+  // this node: every loop's sessions of those users are told (Loop::onServingChanged).
+  void servingChanged(topology::NodeIndex home, bool servedHere);
 
   // Aggregates for /metrics and /status.
   std::string renderMetrics() const;
@@ -76,7 +103,7 @@ class Node {
   bool threadsStarted_ = false;             // start() ran: join() tears the loops down
   std::atomic<bool> stopRequested_{false};  // stop() acts once
   std::shared_ptr<const topology::Topology> topology_;
-  topology::NodeSet failedOver_;  // empty until the SRM exists (issue 5)
+  FailoverView failover_;
   // The r2r mesh (links, home directory), when the topology has other nodes. Its links
   // live on loop 0.
   std::unique_ptr<MeshNode> mesh_;
