@@ -1,5 +1,6 @@
 #include "ctl/csv_import.h"
 
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "ctl/failover_guard.h"
 #include "ctl/names.h"
 #include "sasl/credentials.h"
 #include "topology/topology.h"
@@ -212,6 +214,7 @@ Result<CsvUser> parseCsvLine(std::string_view line, uint32_t iterations) {
 Result<ImportStats> importCsv(const std::string& path, store::Store& store, const ImportOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{"io", "cannot open " + path};
+  if (Status s = refuseWhileFailedOver(store, "importing users"); !s) return s.error();
   auto started = std::chrono::steady_clock::now();
   size_t threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 

@@ -1,6 +1,7 @@
 // xmeshctl home assign: plan with topology/assignment.h, apply to the store.
 #include <map>
 
+#include "ctl/failover_guard.h"
 #include "ctl/topology_commands.h"
 #include "topology/assignment.h"
 #include "topology/loader.h"
@@ -45,6 +46,11 @@ Status assignHomes(store::Store& st, const HomeAssignOptions& options, std::ostr
   auto failed = t.parseNodeSet(options.failedOver);
   if (!failed) return fail(failed.error());
   req.failedOver = failed.value();
+  // And whatever the nodes' SRM rows in the store say is failed over now.
+  auto live = failedOverNodes(st);
+  if (!live) return fail(live.error());
+  for (const auto& id : live.value())
+    if (auto n = t.nodeIndex(id)) req.failedOver.insert(*n);
 
   auto users = readHomes(st);
   if (!users) return fail(users.error());

@@ -20,6 +20,17 @@ MeshCli::MeshCli(CLI::App& app) {
   status_->add_option("file", file_, "topology TOML file")->required();
   status_->add_option("--timeout-ms", timeoutMs_, "per-node admin query timeout")->capture_default_str();
 
+  const std::pair<const char*, const char*> srmCommands[] = {
+      {"failover", "move NODE's users to its redundancy peer (SRM manual failover)"},
+      {"fallback", "bring the failed-over users of NODE's group back to their home node"},
+      {"recover", "re-initialize NODE's redundancy group after Running in Failed Mode"}};
+  for (const auto& [name, help] : srmCommands) {
+    CLI::App* c = app.add_subcommand(name, help);
+    c->add_option("node", srmOptions_.node, "node id")->required();
+    c->add_option("--topology", srmOptions_.topologyPath, "topology TOML file")->required();
+    srm_.push_back(c);
+  }
+
   CLI::App* home = app.add_subcommand("home", "home-node assignment by the topology's mode");
   home->require_subcommand(1);
   assign_ = home->add_subcommand("assign", "give every user without a home node one (needs --db or --config)");
@@ -58,6 +69,12 @@ std::optional<Status> MeshCli::run(const StoreOpener& openStore) {
     auto st = openStore();
     if (!st) return Status::fail(st.error().reason, st.error().detail);
     return assignHomes(*st.value(), assignOptions_, std::cout);
+  }
+  for (CLI::App* c : srm_) {
+    if (*c) {
+      srmOptions_.command = c->get_name();
+      return runSrmCommand(srmOptions_, std::cout);
+    }
   }
   if (*ca_) return makeCa(caOptions_, std::cout);
   if (*nodeCert_) return makeNodeCerts(nodeOptions_, std::cout);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ctl/srm_commands.h"
 #include "ctl/topology_commands.h"
 #include "store/store.h"
 
@@ -18,7 +19,8 @@ namespace xmesh::ctl {
 
 class MeshCli {
  public:
-  // Adds `topology check|show`, `status`, `home assign`, `cert ca|node` to `app`.
+  // Adds `topology check|show`, `status`, `home assign`, `cert ca|node`,
+  // `failover|fallback|recover` to `app`.
   explicit MeshCli(CLI::App& app);
 
   using StoreOpener = std::function<Result<store::StorePtr>()>;
@@ -33,6 +35,8 @@ class MeshCli {
   CLI::App* assign_ = nullptr;
   CLI::App* ca_ = nullptr;
   CLI::App* nodeCert_ = nullptr;
+  std::vector<CLI::App*> srm_;  // failover, fallback, recover
+  SrmCommandOptions srmOptions_;
   std::string file_;
   ShowOptions showOptions_;
   int timeoutMs_ = 1500;

@@ -1,5 +1,7 @@
 #include "ctl/user_commands.h"
 
+
+#include "ctl/failover_guard.h"
 #include "ctl/names.h"
 #include "sasl/credentials.h"
 
@@ -22,6 +24,7 @@ Status fail(const Error& e) { return Status::fail(e.reason, e.detail); }
 Status addUser(store::Store& st, const std::string& name, const std::string& password, uint32_t iterations) {
   Result<std::string> user = username(name);
   if (!user) return fail(user.error());
+  if (Status s = refuseWhileFailedOver(st, "adding users"); !s) return s;
   Result<sasl::StoredSecrets> secrets = derive(password, iterations);
   if (!secrets) return fail(secrets.error());
   store::UserRecord r;

@@ -17,6 +17,8 @@ constexpr std::string_view kBindNs = "urn:ietf:params:xml:ns:xmpp-bind";
 constexpr std::string_view kSmNs = "urn:xmpp:sm:3";
 constexpr std::string_view kRosterNs = "jabber:iq:roster";
 constexpr std::string_view kLgNs = "urn:xmesh:lg";
+constexpr std::string_view kDualNs = "urn:xmesh:dual:0";
+constexpr std::string_view kStanzasNs = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 // Value of ` name='...'` inside [begin, end) of bytes; empty view if absent.
 std::string_view attrIn(std::string_view element, std::string_view name) {
@@ -102,7 +104,8 @@ void ClientSession::fail(std::string_view reason) {
 }
 
 void ClientSession::close() {
-  if (state_ == ClientState::Online) transport_.send("</stream:stream>");
+  if (state_ == ClientState::Online || state_ == ClientState::Inactive || state_ == ClientState::WaitActivated)
+    transport_.send("</stream:stream>");
   if (state_ != ClientState::Failed) state_ = ClientState::Closed;
 }
 
@@ -153,6 +156,8 @@ void ClientSession::onStanza(xml::Stanza&& s) {
     case ClientState::WaitBind:
     case ClientState::WaitOnline:
     case ClientState::Online:
+    case ClientState::Inactive:
+    case ClientState::WaitActivated:
       return onOnlineStanza(std::move(s));
     default:
       return fail("unexpected-stanza");
@@ -180,12 +185,14 @@ void ClientSession::onFeatures(const xml::Stanza& s) {
     return startAuth({});
   }
   if (!el->child("bind", kBindNs)) return fail("no-bind");
+  dualOffered_ = el->child("dual", kDualNs) != nullptr;
   std::string iq = "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>";
   if (!options_.resource.empty()) {
     iq += "<resource>";
     xml::appendEscapedText(iq, options_.resource);
     iq += "</resource>";
   }
+  if (options_.inactive) iq += "<inactive xmlns='urn:xmesh:dual:0'/>";
   iq += "</bind></iq>";
   transport_.send(iq);
   state_ = ClientState::WaitBind;
@@ -260,25 +267,18 @@ void ClientSession::onSuccess(const xml::Stanza& s) {
 
 void ClientSession::onIq(const xml::Stanza& s) {
   if (state_ == ClientState::WaitBind && s.id == "bind1") {
-    if (s.type != "result") return fail("bind-failed");
+    if (s.type != "result") return fail(options_.inactive ? "inactive-bind-failed" : "bind-failed");
     auto el = xml::parseElement(s.bytes, s.ns);
     if (el.isOk())
       if (const xml::Element* b = el->child("bind", kBindNs))
         if (const xml::Element* j = b->child("jid")) boundJid_ = j->text();
-    std::string out;
-    if (options_.rosterGet) {
-      out += "<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>";
-      rosterPending_ = true;
+    if (options_.inactive) {
+      state_ = ClientState::Inactive;
+      return listener_.onInactive(*this);
     }
-    if (options_.initialPresence) out += "<presence/>";
-    if (options_.streamManagement) {
-      out += "<enable xmlns='urn:xmpp:sm:3'/>";
-      smPending_ = true;
-    }
-    if (!out.empty()) transport_.send(out);
-    state_ = ClientState::WaitOnline;
-    return maybeOnline();
+    return afterBind();
   }
+  if (onDualIq(s)) return;
   if (rosterPending_ && s.id == "roster1") {
     if (s.type != "result") return fail("roster-failed");
     rosterPending_ = false;
@@ -289,27 +289,46 @@ void ClientSession::onIq(const xml::Stanza& s) {
     }
     return maybeOnline();
   }
-  if (s.type == "get" || s.type == "set") {
-    // Pings and roster pushes get an empty result; anything else we do not implement.
-    std::string out;
-    bool known = s.firstChildNs == "urn:xmpp:ping" || s.firstChildNs == kRosterNs;
-    out = known ? "<iq type='result' id='" : "<iq type='error' id='";
-    xml::appendEscapedAttr(out, s.id);
-    out += '\'';
-    if (!s.from.empty()) {
-      out += " to='";
-      xml::appendEscapedAttr(out, s.from);
-      out += '\'';
-    }
-    if (known) {
-      out += "/>";
-    } else {
-      out += "><error type='cancel'><service-unavailable "
-             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
-    }
-    transport_.send(out);
-    if (smEnabled_) ++smSent_;
+  if (s.type == "get" || s.type == "set")
+    answerIq(s, s.firstChildNs == "urn:xmpp:ping" || s.firstChildNs == kRosterNs);
+}
+
+void ClientSession::afterBind() {
+  std::string out;
+  if (options_.rosterGet) {
+    out += "<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>";
+    rosterPending_ = true;
   }
+  if (options_.initialPresence) out += "<presence/>";
+  if (!out.empty()) transport_.send(out);
+  if (options_.streamManagement) {
+    // The server counts our stanzas from <enable/> on (XEP-0198 4): so do we.
+    transport_.send("<enable xmlns='urn:xmpp:sm:3'/>");
+    smPending_ = smCounting_ = true;
+  }
+  state_ = ClientState::WaitOnline;
+  maybeOnline();
+}
+
+// An empty result for what we understand (pings, roster pushes, the dual notices),
+// service-unavailable for anything else.
+void ClientSession::answerIq(const xml::Stanza& s, bool known) {
+  std::string out = known ? "<iq type='result' id='" : "<iq type='error' id='";
+  xml::appendEscapedAttr(out, s.id);
+  out += '\'';
+  if (!s.from.empty()) {
+    out += " to='";
+    xml::appendEscapedAttr(out, s.from);
+    out += '\'';
+  }
+  if (known) {
+    out += "/>";
+  } else {
+    out += "><error type='cancel'><service-unavailable "
+           "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
+  }
+  transport_.send(out);
+  if (smCounting_) ++smSent_;
 }
 
 void ClientSession::onSm(const xml::Stanza& s) {
@@ -318,7 +337,12 @@ void ClientSession::onSm(const xml::Stanza& s) {
     smPending_ = false;
     return maybeOnline();
   }
-  if (s.name == "failed" && smPending_) return fail("sm-enable-failed");
+  if (s.name == "failed" && smPending_) {
+    smPending_ = smCounting_ = false;
+    // At login the user wanted XEP-0198; after an activation it goes on without it.
+    if (state_ == ClientState::WaitOnline) return fail("sm-enable-failed");
+    return;
+  }
   if (s.name == "r") {
     std::string out = "<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(smInbound_) + "'/>";
     return transport_.send(out);
@@ -331,6 +355,98 @@ void ClientSession::onSm(const xml::Stanza& s) {
 
 void ClientSession::countInbound() {
   if (smEnabled_) ++smInbound_;
+  if (state_ == ClientState::Online || state_ == ClientState::WaitOnline) ++activeInbound_;
+}
+
+bool ClientSession::onDualIq(const xml::Stanza& s) {
+  bool answer = s.type == "result" || s.type == "error";
+  if (answer && s.id == "dual1" && dualQueryPending_) {
+    onDualQueryResult(s);
+    return true;
+  }
+  if (answer && s.id == "act1" && state_ == ClientState::WaitActivated) {
+    onActivateResult(s);
+    return true;
+  }
+  if (s.type != "set" || s.firstChildNs != kDualNs) return false;
+  auto el = xml::parseElement(s.bytes, s.ns);
+  const xml::Element* notice = el.isOk() ? el->child(s.firstChildName, kDualNs) : nullptr;
+  if (!notice) return false;  // malformed: service-unavailable
+  if (s.firstChildName == "failover") {
+    answerIq(s, true);
+    if (state_ == ClientState::Inactive) listener_.onFailoverNotice(*this, notice->attr("from-node"));
+    return true;
+  }
+  if (s.firstChildName == "fallback") {
+    answerIq(s, true);
+    if (state_ == ClientState::Online) listener_.onFallbackNotice(*this, notice->attr("to-node"));
+    return true;
+  }
+  if (s.firstChildName == "deactivated") {
+    answerIq(s, true);
+    if (state_ == ClientState::Online) {
+      state_ = ClientState::Inactive;
+      listener_.onDeactivated(*this);
+    }
+    return true;
+  }
+  return false;  // another element of the namespace: service-unavailable
+}
+
+void ClientSession::onDualQueryResult(const xml::Stanza& s) {
+  dualQueryPending_ = false;
+  DualInfo info;
+  auto el = xml::parseElement(s.bytes, s.ns);
+  const xml::Element* q = s.type == "result" && el.isOk() ? el->child("query", kDualNs) : nullptr;
+  if (const xml::Element* b = q ? q->child("backup", kDualNs) : nullptr) {
+    info.node = std::string(b->attr("node"));
+    info.host = std::string(b->attr("host"));
+    std::string_view port = b->attr("port");
+    info.hasBackup = !info.host.empty() && (port.empty() || (parseNumber(port, &info.port) && info.port > 0 &&
+                                                             info.port < 65536));
+  }
+  if (const xml::Element* r = q ? q->child("relogin", kDualNs) : nullptr) {
+    uint32_t lo = 0, hi = 0;
+    if (parseNumber(r->attr("min"), &lo) && parseNumber(r->attr("max"), &hi) && lo <= hi) {
+      info.reloginMinS = lo;
+      info.reloginMaxS = hi;
+    }
+  }
+  listener_.onDualInfo(*this, info);
+}
+
+void ClientSession::onActivateResult(const xml::Stanza& s) {
+  auto el = xml::parseElement(s.bytes, s.ns);
+  if (s.type == "error") {
+    state_ = ClientState::Inactive;
+    std::string condition = "?";
+    if (el.isOk())
+      if (const xml::Element* e = el->child("error"))
+        for (const auto& c : e->children())
+          if (c.ns() == kStanzasNs && c.name() != "text") condition = c.name();
+    return listener_.onActivateRefused(*this, condition);
+  }
+  ActivatedInfo info;
+  if (const xml::Element* a = el.isOk() ? el->child("activated", kDualNs) : nullptr) {
+    info.presenceRestored = a->attr("presence-restored") == "true";
+    (void)parseNumber(a->attr("pending"), &info.pending);
+  }
+  state_ = ClientState::Online;
+  activeInbound_ = 0;
+  if (options_.streamManagement && !smEnabled_) {
+    transport_.send("<enable xmlns='urn:xmpp:sm:3'/>");
+    smPending_ = smCounting_ = true;
+  }
+  listener_.onActivated(*this, info);
+}
+
+bool ClientSession::activate(uint32_t h) {
+  if (state_ != ClientState::Inactive) return false;
+  std::string out = "<iq type='set' id='act1'><activate xmlns='urn:xmesh:dual:0' h='" + std::to_string(h) + "'/></iq>";
+  transport_.send(out);
+  if (smCounting_) ++smSent_;
+  state_ = ClientState::WaitActivated;
+  return true;
 }
 
 void ClientSession::onOnlineStanza(xml::Stanza&& s) {
@@ -354,6 +470,14 @@ void ClientSession::onOnlineStanza(xml::Stanza&& s) {
 void ClientSession::maybeOnline() {
   if (state_ != ClientState::WaitOnline || rosterPending_ || smPending_) return;
   state_ = ClientState::Online;
+  if (options_.dualQuery && dualOffered_) {
+    transport_.send("<iq type='get' id='dual1'><query xmlns='urn:xmesh:dual:0'/></iq>");
+    if (smCounting_) ++smSent_;
+    dualQueryPending_ = true;
+  } else if (options_.dualQuery) {
+    listener_.onDualInfo(*this, DualInfo{});  // the server does not speak the protocol
+    if (state_ != ClientState::Online) return;
+  }
   listener_.onOnline(*this);
 }
 
@@ -363,7 +487,7 @@ bool ClientSession::sendChat(std::string_view toBareJid, uint32_t sender, uint32
   scratch_.clear();
   appendChat(scratch_, toBareJid, sender, seq, sentUs);
   transport_.send(scratch_);
-  if (smEnabled_) ++smSent_;
+  if (smCounting_) ++smSent_;
   return true;
 }
 
@@ -377,7 +501,7 @@ bool ClientSession::sendPresence(std::string_view show) {
     scratch_ += "</show></presence>";
     transport_.send(scratch_);
   }
-  if (smEnabled_) ++smSent_;
+  if (smCounting_) ++smSent_;
   return true;
 }
 

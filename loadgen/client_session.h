@@ -14,6 +14,17 @@
 // reason "stream-error:see-other-host" and seeOtherHost() holds the named target: the
 // owner decides whether to reconnect there (the load generator does, once).
 //
+// Dual connections (docs/dual-connections.md, urn:xmesh:dual:0): with `dualQuery`, an
+// online session whose server advertised <dual/> asks for the user's backup node and
+// re-login window (onDualInfo). With `inactive`, the session binds as the user's inactive
+// session (<inactive/> in the bind; no roster, no presence, no XEP-0198 until active) and
+// rests in state Inactive, answering the server's <failover/> (onFailoverNotice); the
+// owner then calls activate(h) (onActivated / onActivateRefused). An active session
+// answers <fallback/> (onFallbackNotice) and <deactivated/> (onDeactivated: it is
+// Inactive from then on, ready to be activated again). handledCount() is the `h` to
+// send: the XEP-0198 handled count when stream management is on, else the stanzas
+// received while active.
+//
 // Load-generator messages carry <x xmlns='urn:xmesh:lg' u='sender' s='seq' t='µs'/>:
 // the sender's user index, a per-(sender, receiver) sequence number and the send time in
 // CLOCK_REALTIME microseconds (shared by all processes of the machine).
@@ -49,6 +60,8 @@ struct ClientOptions {
   bool rosterGet = true;        // fetch the roster after bind
   bool initialPresence = true;  // send available presence after bind
   bool streamManagement = false;  // XEP-0198 <enable/>; acks requests answered
+  bool dualQuery = false;  // once online, ask for the backup node (when <dual/> is offered)
+  bool inactive = false;   // bind as the inactive session of a dual pair
 };
 
 // A load-generator message as decoded by the receiver.
@@ -56,6 +69,20 @@ struct LgMessage {
   uint32_t sender = 0;
   uint32_t seq = 0;
   uint64_t sentUs = 0;
+};
+
+// The answer to the dual query: the backup node (absent in a one-node PRG) and the
+// window in which to open the inactive session.
+struct DualInfo {
+  bool hasBackup = false;
+  std::string node, host;
+  int port = 5222;
+  double reloginMinS = 120, reloginMaxS = 537;  // the doc's defaults when not sent
+};
+
+struct ActivatedInfo {
+  bool presenceRestored = false;
+  uint32_t pending = 0;  // replicated stanzas the node delivers after the activation
 };
 
 class ClientTransport {
@@ -78,6 +105,15 @@ class ClientListener {
   // The session is dead (stream error, SASL failure, protocol violation); the owner
   // closes the connection. Called at most once. `reason` is a stable short string.
   virtual void onFailure(ClientSession& session, std::string_view reason) = 0;
+  // Dual connections; ignored unless the options ask for them.
+  virtual void onDualInfo(ClientSession&, const DualInfo&) {}
+  virtual void onInactive(ClientSession&) {}  // bound as the inactive session
+  virtual void onActivated(ClientSession&, const ActivatedInfo&) {}
+  // The node refused <activate/> (`condition`, e.g. "not-allowed"); still Inactive.
+  virtual void onActivateRefused(ClientSession&, std::string_view) {}
+  virtual void onFailoverNotice(ClientSession&, std::string_view) {}  // from-node
+  virtual void onFallbackNotice(ClientSession&, std::string_view) {}  // to-node
+  virtual void onDeactivated(ClientSession&) {}
 };
 
 enum class ClientState {
@@ -89,6 +125,8 @@ enum class ClientState {
   WaitBind,
   WaitOnline,     // roster result / <enabled/> outstanding
   Online,
+  Inactive,       // bound as an inactive session (dual), or deactivated
+  WaitActivated,  // <activate/> sent
   Failed,
   Closed,
 };
@@ -115,6 +153,12 @@ class ClientSession : private xml::StreamHandler {
   bool sendChat(std::string_view toBareJid, uint32_t sender, uint32_t seq, uint64_t sentUs);
   bool sendPresence(std::string_view show);  // "" = available
   bool sendAckRequest();
+  // Inactive only: asks the node to make this session active; `h` = handledCount() of
+  // the old active session.
+  bool activate(uint32_t h);
+  uint32_t handledCount() const { return smEnabled_ ? smInbound_ : activeInbound_; }
+  bool dualOffered() const { return dualOffered_; }
+  bool smEnabled() const { return smEnabled_; }
 
   ClientState state() const { return state_; }
   bool online() const { return state_ == ClientState::Online; }
@@ -152,6 +196,11 @@ class ClientSession : private xml::StreamHandler {
   void onOnlineStanza(xml::Stanza&& s);
   void maybeOnline();
   void countInbound();
+  bool onDualIq(const xml::Stanza& s);
+  void answerIq(const xml::Stanza& s, bool known);
+  void onDualQueryResult(const xml::Stanza& s);
+  void onActivateResult(const xml::Stanza& s);
+  void afterBind();
 
   ClientOptions options_;
   ClientTransport& transport_;
@@ -165,9 +214,13 @@ class ClientSession : private xml::StreamHandler {
   bool rosterPending_ = false;
   bool smPending_ = false;
   bool smEnabled_ = false;
+  bool smCounting_ = false;  // <enable/> sent: our stanzas count toward the server's h
   uint32_t smInbound_ = 0;
   uint32_t smAcked_ = 0;
   uint32_t smSent_ = 0;
+  uint32_t activeInbound_ = 0;  // stanzas received while active (h without XEP-0198)
+  bool dualOffered_ = false;
+  bool dualQueryPending_ = false;
   uint64_t rosterItems_ = 0;
   std::string boundJid_;
   std::string seeOtherHost_;

@@ -217,4 +217,45 @@ void Connection::onFailure(ClientSession&, std::string_view reason) {
   worker_.onConnectionFailed(*this, reason);
 }
 
+void Connection::onDualInfo(ClientSession&, const DualInfo& info) { worker_.onDualInfo(*this, info); }
+
+void Connection::onInactive(ClientSession&) {
+  everOnline_ = true;  // bound: the login part is over
+  worker_.onInactive(*this);
+}
+
+void Connection::onActivated(ClientSession&, const ActivatedInfo& info) { worker_.onActivated(*this, info); }
+
+void Connection::onActivateRefused(ClientSession&, std::string_view condition) {
+  worker_.onActivateRefused(*this, condition);
+}
+
+void Connection::onFailoverNotice(ClientSession&, std::string_view) { worker_.onFailoverNotice(*this); }
+
+void Connection::onFallbackNotice(ClientSession&, std::string_view) { worker_.onFallbackNotice(*this); }
+
+void Connection::onDeactivated(ClientSession&) { worker_.onDeactivated(*this); }
+
+void Connection::noteActivateSent() { activateSentUs_ = Worker::monotonicUs(); }
+
+void Connection::pruneAcked() {
+  // Stanza counts are 32-bit and wrap (XEP-0198 h is mod 2^32): compare by difference.
+  uint32_t acked = session_.smAckedByServer();
+  while (!unacked_.empty() && static_cast<int32_t>(acked - unacked_.front().first) >= 0) unacked_.pop_front();
+}
+
+void Connection::noteMessageSent(int window) {
+  if (!session_.smEnabled()) return;  // without XEP-0198 nothing is ever acknowledged
+  pruneAcked();
+  unacked_.emplace_back(session_.smSent(), static_cast<int8_t>(window));
+}
+
+std::array<uint64_t, kDrillWindows> Connection::unacked() {
+  pruneAcked();
+  std::array<uint64_t, kDrillWindows> out{};
+  for (const auto& [count, window] : unacked_)
+    if (window >= 0 && window < kDrillWindows) ++out[static_cast<size_t>(window)];
+  return out;
+}
+
 }  // namespace xmesh::loadgen

@@ -9,12 +9,16 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/status.h"
 #include "loadgen/client_session.h"
+#include "loadgen/downtime.h"
 #include "tls/session.h"
 
 namespace xmesh::loadgen {
@@ -56,7 +60,20 @@ class Connection final : public ClientTransport, public ClientListener {
   bool redirected() const { return redirected_; }
   uint64_t startUs() const { return startUs_; }
   bool closing() const { return closing_; }
+  // Online after a login, or bound as an inactive session (dual).
   bool everOnline() const { return everOnline_; }
+  // The failover drill: a re-login after the user's active session broke (not counted as
+  // a login, never a login failure).
+  void setRelogin() { relogin_ = true; }
+  bool relogin() const { return relogin_; }
+  uint64_t activateSentUs() const { return activateSentUs_; }
+  void noteActivateSent();
+
+  // XEP-0198 bookkeeping of load messages for the drill: a message written in drill window
+  // `window` (-1 = none) is remembered until the server acknowledges it; unacked() gives,
+  // per window, those still unacknowledged (in doubt if the stream breaks now).
+  void noteMessageSent(int window);
+  std::array<uint64_t, kDrillWindows> unacked();
 
   // ClientTransport
   void send(std::string_view plaintext) override;
@@ -68,6 +85,14 @@ class Connection final : public ClientTransport, public ClientListener {
   void onLgMessage(ClientSession& session, const LgMessage& message) override;
   void onPresenceReceived(ClientSession& session) override;
   void onFailure(ClientSession& session, std::string_view reason) override;
+  void onDualInfo(ClientSession& session, const DualInfo& info) override;
+  void onInactive(ClientSession& session) override;
+  void onActivated(ClientSession& session, const ActivatedInfo& info) override;
+  void onActivateRefused(ClientSession& session, std::string_view condition) override;
+  void onFailoverNotice(ClientSession& session, std::string_view fromNode) override;
+  void onFallbackNotice(ClientSession& session, std::string_view toNode) override;
+  void onDeactivated(ClientSession& session) override;
+  void pruneAcked();
 
   static void onConnect(uv_connect_t* req, int status);
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -100,6 +125,9 @@ class Connection final : public ClientTransport, public ClientListener {
   bool dirty_ = false;
   bool closing_ = false;
   bool everOnline_ = false;
+  bool relogin_ = false;
+  uint64_t activateSentUs_ = 0;
+  std::deque<std::pair<uint32_t, int8_t>> unacked_;  // (our stanza count after it, window)
 };
 
 }  // namespace xmesh::loadgen

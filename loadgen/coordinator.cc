@@ -169,6 +169,12 @@ Status Coordinator::prepareTargets() {
     targets_.push_back(std::move(t));
   }
   auto nodes = static_cast<uint32_t>(targets_.size());
+  // Where a node's users go when it fails (plain clients' re-logins in a drill).
+  for (topology::NodeIndex n = 0; n < nodes; ++n) {
+    auto b = topo->backupOf(n);
+    if (!b) b = topo->prgPeer(n);
+    backupOf_.push_back(b ? static_cast<int32_t>(*b) : -1);
+  }
   if (sc_.connect == ConnectMode::Wrong && nodes < 2)
     return Status::fail("scenario", "connect = wrong needs a topology of at least 2 nodes");
   // Every home the population names must be a node of this topology: mismatched files
@@ -222,6 +228,7 @@ Status Coordinator::spawn() {
       wc.population = &population_;
       wc.cache = &cache_;
       wc.targets = targets_;
+      wc.backupOf = backupOf_;
       wc.userTarget = userTarget_.empty() ? nullptr : &userTarget_;
       int code = 0;
       {
@@ -467,7 +474,8 @@ void Coordinator::advance() {
       break;
     case Phase::Main:
       if (sc_.kind != ScenarioKind::Saturation) {
-        if (t - mainStart_ >= sc_.duration) endMain();
+        if (sc_.drill.enabled()) driveDrill();
+        if (t - mainStart_ >= mainDuration()) endMain();
         break;
       }
       if (pendingEval_ >= 0 && haveBoundary(static_cast<uint32_t>(pendingEval_))) {
@@ -510,6 +518,56 @@ void Coordinator::advance() {
   }
 }
 
+double Coordinator::mainDuration() const {
+  return sc_.drill.enabled() ? std::max(sc_.duration, sc_.drill.endsAfter()) : sc_.duration;
+}
+
+// Each step: tell the workers the time first (kArmUs ahead), then run the command then.
+void Coordinator::driveDrill() {
+  constexpr uint64_t kArmUs = 50'000;
+  const DrillSettings& d = sc_.drill;
+  for (int k = 0; k < kDrillWindows; ++k) {
+    DrillStepRun& step = drillSteps_[static_cast<size_t>(k)];
+    DrillCommand& cmd = drillCommands_[static_cast<size_t>(k)];
+    double at = k == 0 ? d.at : d.fallbackAt;
+    if (at < 0) continue;
+    if (!step.scheduled && now() >= mainStart_ + at - static_cast<double>(kArmUs) / 1e6) {
+      step.scheduled = true;
+      step.command = k == 0 ? d.command : d.fallbackCommand;
+      step.ranAtUs = realtimeUs() + kArmUs;
+      if (k == 0) standbyAtDrill_ = total().drill.standbyBound;
+      sendAll("drill " + std::to_string(k) + " " + std::to_string(step.ranAtUs) + "\n");
+    }
+    if (step.scheduled && !step.ran && step.error.empty() && realtimeUs() >= step.ranAtUs) {
+      const char* name = k == 0 ? "failover" : "fallback";
+      Status st = cmd.start(step.command, options_.outDir + "/drill-" + name + ".log");
+      step.ranAtUs = realtimeUs();
+      step.ranAtS = now();
+      if (st) step.ran = true;
+      else step.error = st.error().detail;
+      if (interactive_) std::cout << "\n";
+      std::cout << "xmesh-loadgen: drill " << name << " at " << std::fixed << std::setprecision(1) << step.ranAtS
+                << std::defaultfloat << " s: " << (st ? "running" : "cannot run") << " '" << step.command << "'"
+                << (st ? "" : ": " + step.error) << std::endl;
+    }
+    if (step.ran && !step.finished && cmd.poll()) {
+      step.finished = true;
+      step.exitCode = cmd.exitCode();
+    }
+    step.commandS = cmd.seconds();
+  }
+}
+
+int Coordinator::msUntilDrillCommand() const {
+  int ms = INT_MAX;
+  for (const auto& step : drillSteps_)
+    if (step.scheduled && !step.ran && step.error.empty()) {
+      uint64_t nowUs = realtimeUs();
+      ms = std::min(ms, step.ranAtUs > nowUs ? static_cast<int>((step.ranAtUs - nowUs) / 1000) : 0);
+    }
+  return ms;
+}
+
 void Coordinator::everySecond() {
   Counters c = total();
   double t = now();
@@ -545,14 +603,24 @@ void Coordinator::everySecond() {
                 static_cast<unsigned long long>(sent), static_cast<unsigned long long>(delivered),
                 static_cast<unsigned long long>(presence), ms(secondLatency_.percentile(99)).c_str(),
                 ms(msgLatency_.percentile(99)).c_str(), lgCpu * 100, srvCpu * 100);
-  if (interactive_) std::cout << '\r' << line << "\033[K" << std::flush;
-  else std::cout << line << std::endl;
+  std::string drillPart;
+  if (sc_.drill.enabled()) {
+    // Users without an active session now, and (dual) with a bound inactive one.
+    drillPart = " | down " + std::to_string(c.drill.downNow);
+    if (sc_.drill.dual) drillPart += " inactive " + std::to_string(c.drill.standbyBound);
+  }
+  if (interactive_) std::cout << '\r' << line << drillPart << "\033[K" << std::flush;
+  else std::cout << line << drillPart << std::endl;
   timeline_.push_back({{"t", std::round(t * 10) / 10}, {"phase", phaseName}, {"online", c.online},
                        {"logins", logins}, {"failures", c.loginFailures + c.dropped}, {"sent", sent},
                        {"delivered", delivered}, {"presence_sent", std::llround(presenceSentF)}, {"presence_received", presence},
                        {"p50_us", secondLatency_.percentile(50)}, {"p99_us", secondLatency_.percentile(99)},
                        {"max_us", secondLatency_.max()}, {"loadgen_cpu", lgCpu}, {"server_cpu", srvCpu},
                        {"server_rss_kib", srv.rssKiB}});
+  if (sc_.drill.enabled()) {
+    timeline_.back()["down"] = c.drill.downNow;
+    timeline_.back()["inactive"] = c.drill.standbyBound;
+  }
   secondLatency_.reset();
   lastSecond_ = c;
   lastSrv_ = srv;
@@ -621,6 +689,7 @@ int Coordinator::run() {
       break;
     double t = now();
     int wait = static_cast<int>(std::clamp((nextSecond_ - t) * 1000.0, 1.0, 100.0));
+    wait = std::max(1, std::min(wait, msUntilDrillCommand()));
     pump(wait);
     if (g_interrupted && !interruptedOnce) {
       interruptedOnce = true;
@@ -635,6 +704,12 @@ int Coordinator::run() {
     advance();
   }
   if (interactive_) std::cout << "\n";
+  for (size_t k = 0; k < drillCommands_.size(); ++k) {  // a hung command does not outlive the run
+    DrillStepRun& step = drillSteps_[k];
+    if (!step.ran || step.finished) continue;
+    drillCommands_[k].kill();
+    step.commandS = drillCommands_[k].seconds();
+  }
   collect();
   nlohmann::json report = buildReport();
   std::string path = options_.outDir + "/report.json";
@@ -742,6 +817,7 @@ nlohmann::json Coordinator::buildReport() const {
                  {"rss_per_session_total_bytes",
                   sessions ? std::round(static_cast<double>(idleReading_.rssKiB) * 1024.0 / static_cast<double>(sessions)) : 0}};
   }
+  if (sc_.drill.enabled()) r["drill"] = drillReport(sc_, c, drillSteps_, standbyAtDrill_);
   r["timeline"] = timeline_;
   return r;
 }

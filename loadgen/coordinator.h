@@ -14,7 +14,14 @@
 // expire what is still pending (reason "timeout", or "not-started"). Then `settle`
 // seconds pass (the server works off the presence fan-out of the storm) before the main
 // phase; the report gives when each phase began ("phases").
+//
+// The failover drill (drill.* keys) runs inside the main phase: 50 ms before a step's
+// command runs, the workers are told the exact time ("drill <k> <realtime µs>") so they
+// attribute every outage and message on the right side of it; then the command runs
+// (drill_command.h). The main phase lasts at least until the last command + drill.timeout.
 #pragma once
+#include <array>
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loadgen/drill_command.h"
+#include "loadgen/drill_report.h"
 #include "loadgen/histogram.h"
 #include "loadgen/population.h"
 #include "loadgen/salted_cache.h"
@@ -87,6 +96,9 @@ class Coordinator {
   bool haveBoundary(uint32_t epoch) const;
   Counters boundaryTotal(uint32_t epoch) const;
   void evaluateStep(uint32_t epoch);
+  void driveDrill();
+  double mainDuration() const;
+  int msUntilDrillCommand() const;  // INT32_MAX when none is pending
   void collect();
   Counters total() const;
   double now() const;  // seconds since start
@@ -100,6 +112,7 @@ class Coordinator {
   std::vector<Target> targets_;       // topology nodes in index order, or the one address
   std::vector<std::string> targetAddresses_;  // "host:port" of each target
   std::vector<uint16_t> userTarget_;  // first target per user offset; empty: all target 0
+  std::vector<int32_t> backupOf_;     // by target: its HA backup's target (-1 none)
   std::vector<WorkerProc> workers_;
   uint64_t startUs_ = 0;
   std::string startedAt_;  // UTC, ISO 8601
@@ -144,6 +157,10 @@ class Coordinator {
   bool satStopping_ = false;
   nlohmann::json steps_ = nlohmann::json::array();
   double highestHeld_ = 0;
+  // The drill: per step (failover, fallback), when the workers were told and the command.
+  std::array<DrillStepRun, kDrillWindows> drillSteps_{};
+  std::array<DrillCommand, kDrillWindows> drillCommands_;
+  uint64_t standbyAtDrill_ = 0;
   // Idle.
   ProcReading idleReading_;
   ProcReading lastSrv_;

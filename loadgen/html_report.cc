@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "loadgen/drill_report.h"
 #include "loadgen/report_summary.h"
 
 namespace xmesh::loadgen::html {
@@ -479,6 +480,42 @@ std::string saturationChart(const nlohmann::json& sat) {
   return renderChart(c);
 }
 
+// The failover drill: users down (and, dual, inactive sessions) per second with the
+// commands marked, and the per-user downtime distribution of each step.
+std::string drillSection(const nlohmann::json& r) {
+  const auto& d = r["drill"];
+  const auto& tl = r.contains("timeline") ? r["timeline"] : nlohmann::json::array();
+  Chart c;
+  c.title = "Users without an active session";
+  c.xLabel = "seconds since start";
+  c.yLabel = "users";
+  Series down{"down", "#dc2626", {}, false, false};
+  Series inactive{"inactive sessions bound", "#2563eb", {}, true, false};
+  for (const auto& e : tl) {
+    if (!e.contains("down")) continue;
+    down.points.emplace_back(num(e, "t"), num(e, "down"));
+    inactive.points.emplace_back(num(e, "t"), num(e, "inactive"));
+  }
+  c.series.push_back(std::move(down));
+  if (d.value("dual", false)) c.series.push_back(std::move(inactive));
+  std::string charts;
+  for (const char* step : {"failover", "fallback"}) {
+    if (!d.contains(step) || !d[step].value("ran", false)) continue;
+    double at = num(d[step], "ran_at_s");
+    c.bands.push_back({at, at + 0.5, step, "#fde68a"});
+  }
+  charts += renderChart(c);
+  for (const char* step : {"failover", "fallback"})
+    if (d.contains(step) && d[step].contains("downtime_histogram"))
+      charts += renderDistribution(d[step]["downtime_histogram"], std::string("Downtime per user (") + step + ")");
+  return "<h2>Failover drill</h2>\n<p class=\"note\">Downtime: from the moment a user's active path broke "
+         "(connection closed or reset, deactivated, or a failover announced) until it was active again (activated, "
+         "or bound after a re-login); one sample per affected user that came back. Messages of a step are those "
+         "sent after its command (and before the next); lost excludes messages a sender skipped while down, and "
+         "with XEP-0198 those in doubt (unacknowledged when the stream broke).</p>\n<div class=\"grid2\">\n" +
+         charts + "</div>\n";
+}
+
 std::string cssBlock() {
   return R"(<style>
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#0f172a;margin:0;background:#f8fafc}
@@ -520,7 +557,8 @@ std::string renderHtmlReport(const nlohmann::json& r) {
   const auto& msgs = r["messages"];
   uint64_t lost = msgs.value("lost", uint64_t{0}), dup = msgs.value("duplicated", uint64_t{0});
   uint64_t fails = login.value("failures", uint64_t{0}) + login.value("dropped_later", uint64_t{0});
-  bool ok = lost == 0 && dup == 0 && fails == 0 && login.value("all_online", false);
+  bool drillBad = drillHasProblems(r);
+  bool ok = lost == 0 && dup == 0 && fails == 0 && login.value("all_online", false) && !drillBad;
 
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>xmesh-loadgen: " +
                     escape(sum.heading) + "</title>\n" + cssBlock() + "</head><body><main>\n";
@@ -529,7 +567,7 @@ std::string renderHtmlReport(const nlohmann::json& r) {
   out += std::string("<div class=\"verdict ") + (ok ? "ok\">OK: all users online, no message lost or duplicated"
                                                       : "bad\">PROBLEMS: " + std::to_string(fails) + " login failures/drops, " +
                                                             std::to_string(lost) + " lost, " + std::to_string(dup) +
-                                                            " duplicated") +
+                                                            " duplicated" + (drillBad ? "; the failover drill found problems" : "")) +
          "</div>\n";
 
   // Header.
@@ -593,6 +631,7 @@ std::string renderHtmlReport(const nlohmann::json& r) {
   out += renderSpectrum({{"message latency", mh}, {"login latency", lh}});
   out += "</div>\n";
 
+  if (r.contains("drill")) out += drillSection(r);
   if (r.contains("saturation")) {
     out += "<h2>Saturation</h2>\n<div class=\"grid2\">\n" + saturationChart(r["saturation"]) + "</div>\n";
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "loadgen/drill_report.h"
+
 namespace xmesh::loadgen {
 namespace {
 
@@ -107,6 +109,7 @@ Summary summarize(const nlohmann::json& r) {
             " s");
     s.sections.push_back(std::move(msg));
   }
+  summarizeDrill(r, s.sections);
   if (r.contains("saturation")) {
     const auto& sat = r["saturation"];
     SummarySection st{"saturation (p99 bound " + num(sat["p99_bound_ms"].get<double>(), 1) + " ms)", {}, {}};

@@ -139,6 +139,7 @@ Status Scenario::set(const std::string& key, const std::string& v) {
     return s;
   } else if (key == "workers") return num(&workers);
   else if (key == "cpu_list") cpuList = v;
+  else if (Status ds; drill.set(key, v, &ds)) return ds;
   else return Status::fail("scenario", "unknown key '" + key + "'");
   return Status::ok();
 }
@@ -152,11 +153,23 @@ Result<Scenario> Scenario::load(const std::string& path, const std::vector<std::
     } catch (const toml::parse_error& e) {
       return Error{"scenario", path + ": " + std::string(e.description())};
     }
-    for (const auto& [k, node] : root) {
+    // One level of tables is flattened: [drill] at = 5 (or drill.at = 5) is "drill.at".
+    auto setScalar = [&](const std::string& key, const toml::node& node) -> Status {
       std::string text = scalarText(node);
       if (text.empty() && !node.is_string())
-        return Error{"scenario", path + ": key '" + std::string(k.str()) + "' must be a scalar"};
-      Status s = sc.set(std::string(k.str()), text);
+        return Status::fail("scenario", path + ": key '" + key + "' must be a scalar");
+      return sc.set(key, text);
+    };
+    for (const auto& [k, node] : root) {
+      Status s = Status::ok();
+      if (const toml::table* t = node.as_table()) {
+        for (const auto& [k2, inner] : *t) {
+          s = setScalar(std::string(k.str()) + "." + std::string(k2.str()), inner);
+          if (!s) break;
+        }
+      } else {
+        s = setScalar(std::string(k.str()), node);
+      }
       if (!s) return s.error();
     }
   }
@@ -170,6 +183,9 @@ Result<Scenario> Scenario::load(const std::string& path, const std::vector<std::
   if (sc.users == 0) return Error{"scenario", "users must be > 0"};
   if (sc.topology.empty() && sc.connect != ConnectMode::Home)
     return Error{"scenario", "connect = " + std::string(connectModeName(sc.connect)) + " needs a topology"};
+  if (Status d = sc.drill.check(); !d) return d.error();
+  if (sc.drill.enabled() && sc.kind != ScenarioKind::Steady && sc.kind != ScenarioKind::Idle)
+    return Error{"scenario", "a drill runs in the main phase of a steady or idle scenario"};
   if (sc.keys.empty() && !sc.population.empty()) {
     std::ifstream probe(sc.population + ".keys");
     if (probe) sc.keys = sc.population + ".keys";
@@ -190,7 +206,7 @@ std::string Scenario::passwordFor(const std::string& user) const {
 }
 
 std::map<std::string, std::string> Scenario::settings() const {
-  return {
+  std::map<std::string, std::string> out{
       {"name", name}, {"kind", std::string(scenarioKindName(kind))}, {"host", host},
       {"port", std::to_string(port)}, {"topology", topology},
       {"connect", std::string(connectModeName(connect))}, {"domain", domain}, {"server_pid", std::to_string(serverPid)},
@@ -208,6 +224,8 @@ std::map<std::string, std::string> Scenario::settings() const {
       {"drain", fmt(drain)}, {"source_addresses", std::to_string(sourceAddresses)},
       {"workers", std::to_string(workers)}, {"cpu_list", cpuList},
   };
+  drill.addSettings(out);
+  return out;
 }
 
 }  // namespace xmesh::loadgen

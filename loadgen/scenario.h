@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "loadgen/client_session.h"
+#include "loadgen/drill_settings.h"
 
 namespace xmesh::loadgen {
 
@@ -76,6 +77,8 @@ struct Scenario {
   uint32_t sourceAddresses = 16;  // bind sockets to 127.0.0.1 .. 127.0.0.N
   uint32_t workers = 0;         // 0 = one per core
   std::string cpuList;          // taskset-style core list for workers, e.g. "1" or "0-1"
+  // The failover drill (drill.*, dual...; see drill_settings.h). Needs kind steady or idle.
+  DrillSettings drill;
 
   // Loads the file (if non-empty), then applies overrides "key=value" in order.
   static Result<Scenario> load(const std::string& path, const std::vector<std::string>& overrides);

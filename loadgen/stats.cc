@@ -28,6 +28,7 @@ void Counters::add(const Counters& o) {
   for (const auto& [k, v] : o.failures) failures[k] += v;
   for (const auto& [k, v] : o.onlineByNode) onlineByNode[k] += v;
   for (const auto& [k, v] : o.redirectsByNode) redirectsByNode[k] += v;
+  drill.add(o.drill);
 }
 
 nlohmann::json toJson(const Counters& c) {
@@ -42,7 +43,7 @@ nlohmann::json toJson(const Counters& c) {
           {"warmup_logins", c.warmupLogins}, {"warmup_failures", c.warmupFailures},
           {"cpu_s", c.cpuSeconds},
           {"failures", c.failures}, {"redirects", c.redirects}, {"online_by_node", c.onlineByNode},
-          {"redirects_by_node", c.redirectsByNode}};
+          {"redirects_by_node", c.redirectsByNode}, {"drill", toJson(c.drill)}};
 }
 
 Counters countersFromJson(const nlohmann::json& j) {
@@ -78,6 +79,7 @@ Counters countersFromJson(const nlohmann::json& j) {
   };
   byNode("online_by_node", c.onlineByNode);
   byNode("redirects_by_node", c.redirectsByNode);
+  if (j.contains("drill")) c.drill = drillCountersFromJson(j["drill"]);
   return c;
 }
 

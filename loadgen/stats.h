@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loadgen/downtime.h"
 #include "loadgen/histogram.h"
 
 namespace xmesh::loadgen {
@@ -44,6 +45,8 @@ struct Counters {
   // there now, and redirects that sent a login there.
   std::map<std::string, uint64_t> onlineByNode;
   std::map<std::string, uint64_t> redirectsByNode;
+  // The failover drill (downtime.h); all zero without one.
+  DrillCounters drill;
 
   void add(const Counters& o);
 };

@@ -83,11 +83,13 @@ Status Worker::init() {
   }
   conns_.assign(config_.shardCount, nullptr);
   onlinePos_.assign(config_.shardCount, -1);
+  onlineTarget_.assign(config_.shardCount, 0);
+  initDrill();
   onlineList_.reserve(config_.shardCount);
 
   uv_loop_init(&loop_);
   loop_.data = this;
-  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_}) {
+  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_, &drillTimer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
@@ -117,6 +119,7 @@ int Worker::run() {
   loginStartUs_ = monotonicUs();
   uv_timer_start(&loginTimer_, onLoginTimer, 0, 2);
   uv_timer_start(&tickTimer_, onTickTimer, 1000, 1000);
+  if (!drillUsers_.empty()) uv_timer_start(&drillTimer_, onDrillTimer, 10, 10);
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
   return 0;
@@ -146,7 +149,7 @@ void Worker::startOne(uint32_t user) {
   launch(user, target, monotonicUs(), false);
 }
 
-void Worker::launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected) {
+ClientOptions Worker::clientOptions(uint32_t user) const {
   const Scenario& sc = config_.scenario;
   ClientOptions o;
   o.domain = sc.domain;
@@ -156,8 +159,20 @@ void Worker::launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool 
   o.rosterGet = sc.roster;
   o.initialPresence = sc.presence;
   o.streamManagement = sc.sm;
-  auto* c = new Connection(*this, user, target, std::move(o), loginStartUs, redirected);
-  conns_[local(user)] = c;
+  o.dualQuery = sc.drill.dual;
+  return o;
+}
+
+void Worker::launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected, bool relogin) {
+  connectInto(&conns_[local(user)], user, target, clientOptions(user), loginStartUs, redirected, relogin);
+}
+
+void Worker::connectInto(Connection** slot, uint32_t user, uint16_t target, ClientOptions o, uint64_t startUs,
+                         bool redirected, bool relogin) {
+  const Scenario& sc = config_.scenario;
+  auto* c = new Connection(*this, user, target, std::move(o), startUs, redirected);
+  if (relogin) c->setRelogin();
+  *slot = c;
   ++liveConnections_;
   // Spread loopback connections over 127.0.0.1..N (more source ports than one address
   // has); elsewhere the kernel picks the source.
@@ -206,11 +221,18 @@ std::optional<uint16_t> Worker::redirectTarget(const std::string& hostPort) {
 
 void Worker::setOnline(uint32_t user, bool on, uint16_t target) {
   int32_t& pos = onlinePos_[local(user)];
+  uint16_t& at = onlineTarget_[local(user)];
   if (on && pos < 0) {
     pos = static_cast<int32_t>(onlineList_.size());
     onlineList_.push_back(user);
     ++onlineAt_[target];
+    at = target;
+  } else if (on && at != target) {  // moved to another node without going offline (dual)
+    --onlineAt_[at];
+    ++onlineAt_[target];
+    at = target;
   } else if (!on && pos >= 0) {
+    target = at;
     uint32_t last = onlineList_.back();
     onlineList_[static_cast<size_t>(pos)] = last;
     onlinePos_[local(last)] = pos;
@@ -222,6 +244,7 @@ void Worker::setOnline(uint32_t user, bool on, uint16_t target) {
 }
 
 void Worker::onOnline(Connection& c) {
+  if (c.relogin()) return onRelogin(c);
   --inFlight_;
   if (warming_) {
     ++counters_.warmupLogins;
@@ -243,6 +266,7 @@ void Worker::maybeReportLoginsResolved() {
 }
 
 void Worker::onConnectionFailed(Connection& c, std::string_view reason) {
+  if (!drillUsers_.empty() && drillHandlesFailure(c, reason)) return;
   if (c.everOnline()) {
     ++counters_.dropped;
     setOnline(c.user(), false, c.target());
@@ -297,6 +321,10 @@ void Worker::connectionClosed(Connection* c) {
   std::erase(dirty_, c);
   uint32_t l = local(c->user());
   if (l < conns_.size() && conns_[l] == c) conns_[l] = nullptr;
+  if (l < drillUsers_.size() && drillUsers_[l].standby == c) {
+    setStandbyBound(l, false);
+    drillUsers_[l].standby = nullptr;
+  }
   --liveConnections_;
   delete c;
   if (finishing_ && liveConnections_ == 0) closeHandles();
@@ -322,11 +350,19 @@ void Worker::onLgMessage(Connection& c, const LgMessage& m) {
       recvMax_[e] = std::max(recvMax_[e], m.seq);
     }
   }
+  // The drill's windows count by send time (downtime.h).
+  int w = drillWindow(m.sentUs);
+  DrillWindowStats* win = w >= 0 ? &counters_.drill.windows[static_cast<size_t>(w)] : nullptr;
   if (duplicate) {
     ++counters_.msgsDuplicated;
+    if (win) ++win->duplicated;
     return;
   }
   ++counters_.msgsDelivered;
+  if (win) {
+    ++win->delivered;
+    if (edge >= 0 && m.seq < recvMax_[static_cast<uint64_t>(edge)]) ++win->outOfOrder;
+  }
   uint64_t now = realtimeUs();
   latency_.record(now > m.sentUs ? now - m.sentUs : 0);
 }
@@ -373,9 +409,18 @@ void Worker::sendOneMessage() {
     // Without available presence a bare JID means offline storage (RFC 6121 8.5.2.2):
     // address the full JID then.
     if (!config_.scenario.presence) jid += "/lg";
-    if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, realtimeUs())) {
+    uint64_t now = realtimeUs();
+    if (c && c->session().sendChat(jid, u, sendSeq_[e] + 1, now)) {
       ++sendSeq_[e];
       ++counters_.msgsSent;
+      if (!drillUsers_.empty()) {
+        int w = drillWindow(now);
+        if (w >= 0) ++counters_.drill.windows[static_cast<size_t>(w)].sent;
+        // With XEP-0198, ask for the ack at once: what is unacked when a stream breaks
+        // is in doubt, so the window of doubt is kept to one round trip.
+        c->noteMessageSent(w);
+        c->session().sendAckRequest();
+      }
       return;
     }
   }
@@ -392,6 +437,8 @@ void Worker::onTickTimer(uv_timer_t* t) { static_cast<Worker*>(t->data)->tick();
 
 void Worker::tick() {
   sweepLoginTimeouts();
+  if (!drillUsers_.empty())
+    sweepDrill(monotonicUs(), static_cast<uint64_t>(config_.scenario.loginTimeout * 1e6));
   report("tick");
 }
 
@@ -421,7 +468,7 @@ void Worker::expireLogins() {
   // fail() may close and free a connection (conns_ entries are nulled, never moved).
   for (size_t i = 0; i < conns_.size(); ++i) {
     Connection* c = conns_[i];
-    if (c && !c->closing() && !c->everOnline()) c->session().fail("timeout");
+    if (c && !c->closing() && !c->everOnline() && !c->relogin()) c->session().fail("timeout");
   }
   maybeReportLoginsResolved();
 }
@@ -437,7 +484,7 @@ void Worker::countUnresolvedLogins() {
   uint64_t notStarted = config_.shardCount - nextLogin_, pending = 0;
   nextLogin_ = config_.shardCount;
   for (Connection* c : conns_)
-    if (c && !c->closing() && !c->everOnline()) ++pending;
+    if (c && !c->closing() && !c->everOnline() && !c->relogin()) ++pending;
   counters_.loginFailures += notStarted + pending;
   if (notStarted) counters_.failures["not-started"] += notStarted;
   if (pending) counters_.failures["unfinished"] += pending;
@@ -448,6 +495,10 @@ void Worker::report(const char* type, bool boundary) {
   counters_.cpuSeconds = cpuSeconds();
   counters_.scramCacheHits = config_.cache ? config_.cache->hits() : 0;
   counters_.scramCacheMisses = config_.cache ? config_.cache->misses() : 0;
+  if (downtime_) {
+    downtime_->finalize(counters_.drill.windows);
+    counters_.drill.downNow = downtime_->downNow();
+  }
   for (size_t t = 0; t < config_.targets.size(); ++t) {
     counters_.onlineByNode[config_.targets[t].name] = onlineAt_[t];
     if (redirectsTo_[t]) counters_.redirectsByNode[config_.targets[t].name] = redirectsTo_[t];
@@ -492,6 +543,7 @@ void Worker::handleControlLine(std::string_view line) {
   if (line == "finish") return finish();
   if (line == "expire") return expireLogins();
   if (line == "storm") return startStorm();
+  if (line.substr(0, 6) == "drill ") return openDrillWindow(line);
   if (line.substr(0, 5) == "send ") {
     double m = 0, p = 0;
     if (std::sscanf(std::string(line).c_str(), "send %lf %lf", &m, &p) != 2) return;
@@ -514,6 +566,7 @@ void Worker::finish() {
   uv_timer_stop(&loginTimer_);
   uv_timer_stop(&sendTimer_);
   uv_timer_stop(&tickTimer_);
+  uv_timer_stop(&drillTimer_);
   if (controlOpen_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&control_));
   countUnresolvedLogins();
   report("done");
@@ -522,6 +575,7 @@ void Worker::finish() {
     if (c && !c->closing()) all.push_back(c);
   ++liveConnections_;  // keep the handles open while the connections below close
   for (Connection* c : all) c->close();
+  closeStandbys();
   --liveConnections_;
   if (liveConnections_ == 0) closeHandles();
 }
@@ -530,7 +584,7 @@ void Worker::closeHandles() {
   auto closeIf = [](uv_handle_t* h) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   };
-  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_}) closeIf(reinterpret_cast<uv_handle_t*>(t));
+  for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_, &drillTimer_}) closeIf(reinterpret_cast<uv_handle_t*>(t));
   closeIf(reinterpret_cast<uv_handle_t*>(&check_));
   if (controlOpen_) closeIf(reinterpret_cast<uv_handle_t*>(&control_));
 }

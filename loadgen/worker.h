@@ -28,6 +28,15 @@
 // redirect fails the login); its latency and timeout run from the first connect. Every
 // user ends the login phase counted once: logins + loginFailures == shard users.
 //
+// The failover drill (worker_drill.cc; scenario keys in drill_settings.h): the control
+// line "drill <k> <realtime µs>" opens drill window k (0 failover, 1 fallback) at that
+// time. With a drill configured, a user whose active session breaks is not dropped: it
+// goes down (downtime.h) and comes back by activating its inactive session (dual) or by
+// logging in again (plain: after drill.reconnect_delay_ms, first at its node's backup or
+// the same node, alternating, following see-other-host), until it is active or the run
+// ends. Dual users open their inactive session after the re-login delay at the backup
+// the server named, and answer <failover/>, <fallback/> and <deactivated/>.
+//
 // Message accounting: every (sender, receiver) roster edge has its own sequence; the
 // receiver keeps the next expected sequence per edge, so duplicates and out-of-order
 // arrivals are counted exactly. Lost = sent - delivered, summed by the coordinator.
@@ -35,11 +44,14 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
 #include <optional>
+#include <queue>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -68,6 +80,9 @@ struct WorkerConfig {
   uint32_t id = 0;
   uint32_t shardFirst = 0;  // global user index
   uint32_t shardCount = 0;
+  // By target index: the target of the node that takes over its users (-1: none). From
+  // the topology; re-logins of plain clients go there first (drill.reconnect = backup).
+  std::vector<int32_t> backupOf;
   int reportFd = -1;
   int controlFd = -1;
   const Population* population = nullptr;
@@ -105,6 +120,14 @@ class Worker {
   void onLgMessage(Connection& c, const LgMessage& m);
   void onConnectionFailed(Connection& c, std::string_view reason);
   void connectionClosed(Connection* c);
+  // The dual protocol, forwarded by connections (worker_drill.cc).
+  void onDualInfo(Connection& c, const DualInfo& info);
+  void onInactive(Connection& c);
+  void onActivated(Connection& c, const ActivatedInfo& info);
+  void onActivateRefused(Connection& c, std::string_view condition);
+  void onFailoverNotice(Connection& c);
+  void onFallbackNotice(Connection& c);
+  void onDeactivated(Connection& c);
 
  private:
   static constexpr unsigned kReadBufSize = 64 * 1024;
@@ -112,7 +135,12 @@ class Worker {
   Status init();
   void startLogins();
   void startOne(uint32_t user);
-  void launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected);
+  void launch(uint32_t user, uint16_t target, uint64_t loginStartUs, bool redirected, bool relogin = false);
+  ClientOptions clientOptions(uint32_t user) const;
+  // Creates and connects a connection; *slot holds it before connecting, so a connect
+  // that fails at once finds it there.
+  void connectInto(Connection** slot, uint32_t user, uint16_t target, ClientOptions o, uint64_t startUs,
+                   bool redirected, bool relogin);
   // Follows c's <see-other-host/>: "" when a new connection carries the login on, else
   // the failure reason.
   std::string followRedirect(Connection& c);
@@ -135,6 +163,47 @@ class Worker {
   uint32_t local(uint32_t user) const { return user - config_.shardFirst; }
   void setOnline(uint32_t user, bool on, uint16_t target);
 
+  // The failover drill (worker_drill.cc).
+  enum class DrillAction : uint8_t { Relogin, OpenStandby, RetryActivate };
+  static constexpr int kDrillActions = 3;
+  struct DrillUser {
+    Connection* standby = nullptr;  // the inactive session (dual), bound or binding
+    bool standbyCounted = false;    // in counters_.drill.standbyBound
+    int32_t standbyTarget = -1;     // where the inactive session goes (-1: unknown)
+    uint16_t lastTarget = 0;        // the node of the last active session
+    uint32_t attempts = 0;          // re-login attempts since the last break
+    uint32_t pendingH = 0;          // h of the lost active session, for <activate/>
+    float reloginMinS = 120, reloginMaxS = 537;  // the server's window
+    std::array<uint32_t, kDrillActions> gen{};   // the latest scheduled action of each kind
+  };
+  struct DueAction {
+    uint64_t dueUs;
+    uint32_t local, gen;
+    DrillAction action;
+    bool operator>(const DueAction& o) const { return dueUs > o.dueUs; }
+  };
+  void initDrill();
+  void openDrillWindow(std::string_view line);
+  // True when the drill took over the failure of `c` (else the ordinary login/drop path).
+  bool drillHandlesFailure(Connection& c, std::string_view reason);
+  void standbyLost(uint32_t l, Connection& c);
+  void activeLost(uint32_t l, Connection* c, bool broken);
+  void recover(uint32_t l);
+  void activateStandby(uint32_t l);
+  bool awaitingActivation(uint32_t l) const;
+  void onRelogin(Connection& c);
+  void schedule(uint32_t l, DrillAction a, double delayMs);
+  double jittered(double ms);
+  double standbyDelayMs(const DrillUser& du);
+  void runDue();
+  void startRelogin(uint32_t l);
+  void openStandby(uint32_t l);
+  void setStandbyBound(uint32_t l, bool bound);
+  void sweepDrill(uint64_t now, uint64_t limit);
+  void closeStandbys();
+  int drillWindow(uint64_t realUs) const { return downtime_ ? downtime_->windowOf(realUs) : -1; }
+  static void onDrillTimer(uv_timer_t* t);
+
   static void onLoginTimer(uv_timer_t* t);
   static void onSendTimer(uv_timer_t* t);
   static void onTickTimer(uv_timer_t* t);
@@ -144,7 +213,7 @@ class Worker {
 
   WorkerConfig config_;
   uv_loop_t loop_{};
-  uv_timer_t loginTimer_{}, sendTimer_{}, tickTimer_{};
+  uv_timer_t loginTimer_{}, sendTimer_{}, tickTimer_{}, drillTimer_{};
   uv_check_t check_{};
   uv_pipe_t control_{};
   bool controlOpen_ = false;
@@ -166,6 +235,7 @@ class Worker {
   size_t liveConnections_ = 0;
   std::vector<uint32_t> onlineList_;   // global indexes of online users
   std::vector<int32_t> onlinePos_;     // by local index, -1 when offline
+  std::vector<uint16_t> onlineTarget_;  // by local index: where it is online
   uint32_t nextLogin_ = 0;             // local index of the next user to log in
   uint32_t inFlight_ = 0;              // logins started, not yet online or failed
   uint64_t loginStartUs_ = 0;
@@ -187,6 +257,11 @@ class Worker {
   std::unique_ptr<uint32_t[]> recvNext_;  // next expected seq (all below received)
   std::unique_ptr<uint32_t[]> recvMax_;
   std::unordered_set<uint64_t> recvAhead_;  // (edge << 32 | seq) received above recvNext_
+
+  // The drill: per local user, pending actions (one timer, not one per user), downtime.
+  std::vector<DrillUser> drillUsers_;  // empty without a drill
+  std::priority_queue<DueAction, std::vector<DueAction>, std::greater<>> due_;
+  std::unique_ptr<DowntimeTracker> downtime_;
 
   Counters counters_;
   Histogram latency_;       // this second's message latencies (µs)

@@ -149,6 +149,7 @@ LinkSet::LinkSet(uv_loop_t* loop, LinkSetOptions options, Events& events)
     config.deadAfterMs = options_.deadAfterMs;
     config.maxUnackedBytes = options_.maxUnackedBytes;
     config.controlKinds = options_.controlKinds;
+    config.volatileKinds = options_.volatileKinds;
     p->linkEvents = std::make_unique<PeerEvents>(*this, *p);
     p->link = std::make_unique<r2r::Link>(std::move(config), *p->linkEvents);
     peers_[n] = std::move(p);

@@ -26,6 +26,7 @@ std::string_view sendResultName(SendResult result) {
     case SendResult::Queued: return "queued";
     case SendResult::Full: return "full";
     case SendResult::Invalid: return "invalid";
+    case SendResult::NotSent: return "not-sent";
   }
   return "unknown";
 }
@@ -211,6 +212,21 @@ SendResult Link::sendControl(std::string_view name, std::span<const Attr> attrs,
   return commitUnit();
 }
 
+SendResult Link::sendVolatile(std::string_view name, std::span<const Attr> attrs) {
+  bool ok = wire::isSimpleName(name) && !wire::isReservedName(name);
+  for (const auto& [key, value] : attrs) ok = ok && wire::isSimpleName(key) && !key.starts_with("xmlns");
+  if (!ok) {
+    ++stats_.sendsRefused;
+    return SendResult::Invalid;
+  }
+  if (state_ != LinkState::Established) return SendResult::NotSent;
+  const size_t before = output_.size();
+  wire::appendControl(output_, name, attrs, {}, {});
+  stats_.bytesOut += output_.size() - before;
+  markWritten();
+  return SendResult::Queued;
+}
+
 // Keeps the unit just serialized into the journal, or takes it back if it breaks a bound.
 SendResult Link::commitUnit() {
   const size_t size = journal_.openUnitBytes();
@@ -325,6 +341,9 @@ void Link::onLinkElement(xml::Stanza&& stanza) {
   if (name == "fanout") return onCountedUnit(std::move(stanza), UnitKind::Fanout);
   for (const std::string& kind : config_.controlKinds) {
     if (kind == name) return onCountedUnit(std::move(stanza), UnitKind::Control);
+  }
+  for (const std::string& kind : config_.volatileKinds) {
+    if (kind == name) return onVolatileUnit(std::move(stanza));
   }
   protocolError("unknown-element", "<" + name + "> in our namespace");
 }
@@ -463,6 +482,16 @@ void Link::onCountedUnit(xml::Stanza&& stanza, UnitKind kind) {
   if (Status st = decodeUnit(unit); !st) return protocolError(st.error().reason, st.error().detail);
   inReceived_ = seq;
   ++stats_.unitsReceived;
+  events_.onUnit(std::move(unit));
+}
+
+void Link::onVolatileUnit(xml::Stanza&& stanza) {
+  if (!gotStart_) return protocolError("unexpected-element", "unit before start");
+  Unit unit;
+  unit.kind = UnitKind::Control;
+  unit.seq = 0;
+  unit.stanza = std::move(stanza);
+  if (Status st = decodeUnit(unit); !st) return protocolError(st.error().reason, st.error().detail);
   events_.onUnit(std::move(unit));
 }
 

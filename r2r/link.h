@@ -44,6 +44,11 @@ struct LinkConfig {
   // Control kinds accepted from the peer; anything else in our namespace is an error.
   // Later features add kinds here, the Link itself does not change.
   std::vector<std::string> controlKinds = {"dir", "serve", "failover"};
+  // Volatile control kinds: not counted, acknowledged or resent; written only while
+  // established and lost with the connection (sendVolatile). For state that is stale
+  // once a newer copy exists and dangerous when replayed late, e.g. SRM heartbeats: a
+  // heartbeat resent to a peer's next incarnation would describe a past that is gone.
+  std::vector<std::string> volatileKinds = {"srm"};
 };
 
 enum class LinkState : uint8_t {
@@ -59,6 +64,7 @@ enum class [[nodiscard]] SendResult : uint8_t {
   Queued,   // counted; will reach the peer exactly once
   Full,     // refused: unacked bytes would pass maxUnackedBytes (onWritable() follows)
   Invalid,  // refused: malformed arguments or larger than maxUnitBytes
+  NotSent,  // sendVolatile: the link is not established, nothing was written
 };
 // clang-format on
 std::string_view sendResultName(SendResult result);
@@ -131,6 +137,10 @@ class Link {
   // if any, are well-formed canonical XML (unprefixed names are jabber:client).
   SendResult sendControl(std::string_view name, std::span<const Attr> attrs,
                          std::string_view text = {}, std::string_view children = {});
+  // A volatile control record (LinkConfig::volatileKinds): written now if established,
+  // else NotSent; never counted, acknowledged or resent. The peer gets it as a Control
+  // unit with seq 0, in order with the counted units around it.
+  SendResult sendVolatile(std::string_view name, std::span<const Attr> attrs);
   // Asks the peer for an ack now (<m:r/>); no-op unless established.
   void requestAck();
   // Caller-side refusal (e.g. a peer speaking for users it does not serve, repeatedly):
@@ -167,6 +177,7 @@ class Link {
   void onAck(const xml::Stanza& stanza);
   void onPeerStreamError(const xml::Stanza& stanza);
   void onCountedUnit(xml::Stanza&& stanza, UnitKind kind);
+  void onVolatileUnit(xml::Stanza&& stanza);
   Status decodeUnit(Unit& unit);
   void protocolError(std::string_view reason, std::string_view detail);
   SendResult commitUnit();

@@ -13,6 +13,7 @@
 #include "router/admin_server.h"
 #include "router/mesh_node.h"
 #include "router/node.h"
+#include "router/redundancy.h"
 #include "topology/loader.h"
 #include "topology/node_settings.h"
 
@@ -109,6 +110,22 @@ int main(int argc, char** argv) {
     if (path == "/status") {
       *type = "application/json";
       return node.renderStatus();
+    }
+    // SRM admin commands (xmeshctl failover/fallback/recover): answer 200 "ok" when the
+    // SRM accepted the request, 409 with the reason when it did not.
+    for (const char* cmd : {"failover", "fallback", "recover"}) {
+      if (path == std::string("/srm/") + cmd) {
+        *type = "text/plain";
+        auto* red = node.mesh() ? node.mesh()->redundancy() : nullptr;
+        if (!red) {
+          *code = 409;
+          return std::string("no-peer: this node is not in a redundancy pair\n");
+        }
+        xmesh::Status s = red->command(cmd);
+        if (s) return std::string("ok\n");
+        *code = 409;
+        return s.error().reason + ": " + s.error().detail + "\n";
+      }
     }
     *code = 404;
     return std::string("not found\n");

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "router/node.h"
+#include "router/redundancy.h"
 #include "store/store.h"
 
 namespace xmesh::router {
@@ -61,7 +62,8 @@ MeshNode::MeshNode(Node& node, std::shared_ptr<const topology::Topology> topolog
       topology_(std::move(topology)),
       self_(self),
       meshLoop_(meshLoop),
-      listenOverride_(std::move(listenOverride)) {}
+      listenOverride_(std::move(listenOverride)),
+      claims_(*topology_) {}
 
 MeshNode::~MeshNode() {
   // Normally close() ran and the loop's teardown finished the closes; after a failed
@@ -106,6 +108,10 @@ Status MeshNode::start() {
     syncSnap_.assign(topology_->nodes().size(), PeerSyncStatus{});
   }
   if (Status s = links_->start(); !s) return s;
+  if (auto peer = topology_->backupOf(self_)) {
+    redundancy_ = std::make_unique<Redundancy>(node_, *this, topology_, self_, *peer, node_.loop(meshLoop_).uvLoop());
+    if (Status s = redundancy_->start(); !s) return s;
+  }
   uv_timer_init(node_.loop(meshLoop_).uvLoop(), &timer_);
   timer_.data = this;
   uv_timer_start(&timer_, onTimer, kTickMs, kTickMs);
@@ -117,7 +123,12 @@ Status MeshNode::start() {
   return Status::ok();
 }
 
+void MeshNode::shutdown() {
+  if (redundancy_) redundancy_->shutdown();
+}
+
 void MeshNode::close() {
+  if (redundancy_) redundancy_->close();
   if (timerStarted_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   if (links_) links_->close();
@@ -192,8 +203,11 @@ void MeshNode::pollStore() {
 std::optional<topology::NodeIndex> MeshNode::remoteServer(std::string_view user) const {
   auto home = homes_.homeOf(user);
   if (!home) return std::nullopt;
-  auto serving = topology_->servingNode(*home, topology::NodeSet{});
-  if (!serving || *serving == self_) return std::nullopt;
+  auto serving = node_.failover().servingNode(*home);
+  // Nobody serves the user (both nodes of its group failed): its home is the best bet
+  // (it stores offline, or refuses); never this node by default.
+  if (!serving) serving = home;
+  if (*serving == self_) return std::nullopt;
   return serving;
 }
 
@@ -243,6 +257,11 @@ void MeshNode::onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hel
                                           {"full_sync", full ? "yes" : "no"},
                                           {"peer_restarted", hello.peerRestarted ? "yes" : "no"}});
   sync_->pump(kSyncBatchesPerTick);
+  // Every node learns who serves what from the claims; a new link gets ours at once.
+  if (r2r::Link* link = links_->link(peer)) {
+    for (const ServingClaim& c : claims_.claimsBy(self_)) sendClaim(peer, *link, encodeClaim(c));
+  }
+  if (redundancy_ && topology_->backupOf(self_) == peer) redundancy_->onPeerLinkUp();
 }
 
 void MeshNode::onDown(topology::NodeIndex peer, std::string_view reason) {
@@ -265,7 +284,11 @@ void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
         if (unit.attr("op") == "end") syncComplete_.store(sync_->complete(), std::memory_order_relaxed);
         return;
       }
-      // serve / failover records belong to the redundancy groups (issue 5).
+      if (unit.name() == kSrmKind) {
+        if (redundancy_ && topology_->backupOf(self_) == peer) return redundancy_->onHeartbeat(unit);
+        return refuse(peer, "srm-not-my-peer", topology_->node(peer).id);
+      }
+      if (unit.name() == kFailoverKind) return handleClaim(peer, unit);
       log::debug("mesh", "control-ignored", {{"peer", topology_->node(peer).id}, {"kind", unit.name()}});
       return;
   }
@@ -275,8 +298,11 @@ bool MeshNode::maySpeakFor(topology::NodeIndex peer, std::string_view user) cons
   if (user.empty()) return true;  // the domain itself (server-generated errors)
   auto home = homes_.homeOf(user);
   if (!home) return true;  // not announced yet: units are ordered, announcements may follow
-  auto serving = topology_->servingNode(*home, topology::NodeSet{});
-  return !serving || *serving == peer;
+  auto serving = node_.failover().servingNode(*home);
+  if (!serving || *serving == peer) return true;
+  // During a move the two nodes of the user's group may both still speak for it.
+  auto backup = topology_->backupOf(*home);
+  return peer == *home || (backup && *backup == peer);
 }
 
 bool MeshNode::servedHereOrUnknown(std::string_view user) const {
@@ -342,6 +368,43 @@ bool MeshNode::resetLink(std::string_view peerId) {
     links_->dropConnection(peer);
   });
   return true;
+}
+
+void MeshNode::announceClaim(const ServingClaim& claim) {
+  applyClaim(self_, claim);
+  if (!links_) return;
+  r2r::Attrs attrs = encodeClaim(claim);
+  for (topology::NodeIndex p : topology_->peersOf(self_))
+    if (r2r::Link* link = links_->link(p)) sendClaim(p, *link, attrs);
+}
+
+void MeshNode::sendClaim(topology::NodeIndex peer, r2r::Link& link, const r2r::Attrs& attrs) {
+  // Claims are a few per failover and queue while a link is down; a refusal means the
+  // link's journal is full, and the claim goes out again when the link re-establishes.
+  r2r::SendResult r = link.sendControl(kFailoverKind, attrs);
+  if (r != r2r::SendResult::Queued)
+    log::warn("mesh", "claim-not-queued", {{"peer", topology_->node(peer).id},
+                                           {"result", std::string(r2r::sendResultName(r))}});
+}
+
+void MeshNode::handleClaim(topology::NodeIndex peer, const r2r::Unit& unit) {
+  auto claim = decodeClaim(unit.attrs);
+  if (!claim) return refuse(peer, claim.error().reason, claim.error().detail);
+  counters_.claimsReceived.fetch_add(1, std::memory_order_relaxed);
+  applyClaim(peer, claim.value());
+}
+
+void MeshNode::applyClaim(topology::NodeIndex announcer, const ServingClaim& claim) {
+  bool changed = false;
+  if (Status s = claims_.apply(announcer, claim, &changed); !s)
+    return refuse(announcer, s.error().reason, s.error().detail);
+  auto home = topology_->nodeIndex(claim.home);
+  const bool failed = claims_.failedOver(*home);
+  node_.failover().set(*home, failed);
+  if (changed)
+    log::info("mesh", failed ? "failed-over" : "failed-back",
+              {{"home", claim.home}, {"served_by", failed ? topology_->node(*topology_->backupOf(*home)).id : claim.home},
+               {"announced_by", claim.by}, {"epoch", std::to_string(claim.epoch)}});
 }
 
 void MeshNode::refuse(topology::NodeIndex peer, std::string_view reason, std::string_view detail) {
@@ -435,6 +498,9 @@ void MeshNode::renderMetrics(std::string& out) const {
   metric("xmesh_mesh_fanouts_received_total", "counter", "Fan-outs received from other nodes.", counters_.fanoutsReceived.load());
   metric("xmesh_mesh_refused_total", "counter", "Units from peers refused (from/home checks).", counters_.refused.load());
   metric("xmesh_mesh_directory_retries_total", "counter", "Stanzas held for a recipient the directory did not know yet.", counters_.directoryRetries.load());
+  metric("xmesh_mesh_failover_claims_received_total", "counter", "Serving claims (failover records) received.", counters_.claimsReceived.load());
+  metric("xmesh_mesh_failed_over_nodes", "gauge", "Nodes whose users their backup serves now.", node_.failover().snapshot().size());
+  if (redundancy_) redundancy_->renderMetrics(out);
   metric("xmesh_mesh_misrouted_total", "counter", "Stanzas for users this node's directory places elsewhere.", counters_.misrouted.load());
 }
 
@@ -465,6 +531,12 @@ void MeshNode::renderStatus(nlohmann::json& j) const {
                {"forwarded", counters_.forwarded.load()},
                {"received", counters_.received.load()},
                {"refused", counters_.refused.load()}};
+  nlohmann::json failed = nlohmann::json::array();
+  auto set = node_.failover().snapshot();
+  for (topology::NodeIndex n = 0; n < topology_->nodes().size(); ++n)
+    if (set.contains(n)) failed.push_back(topology_->node(n).id);
+  j["mesh"]["failed_over"] = failed;
+  if (redundancy_) redundancy_->renderStatus(j);
 }
 
 }  // namespace xmesh::router

@@ -27,12 +27,14 @@
 #include "router/directory_sync.h"
 #include "router/home_directory.h"
 #include "router/mesh_routes.h"
+#include "router/serving_claims.h"
 #include "topology/topology.h"
 
 namespace xmesh::router {
 
 class Node;
 class Loop;
+class Redundancy;
 
 class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
  public:
@@ -43,6 +45,8 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
            std::optional<topology::Endpoint> listenOverride = std::nullopt);
   ~MeshNode() override;
   MeshNode(const MeshNode&) = delete;
+  // Orderly stop (mesh loop): the SRM says goodbye to its peer.
+  void shutdown();
   MeshNode& operator=(const MeshNode&) = delete;
 
   // Loads the users' homes from the store (blocking: start-up only), listens and dials.
@@ -69,6 +73,16 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   // reconnects and resends what was not acknowledged. False for an unknown peer.
   bool resetLink(std::string_view peerId);
 
+  // Redundancy (mesh loop unless noted). linkTo: the r2r link to `peer` (nullptr when
+  // unknown); announceClaim: records one of this node's serving claims, updates the
+  // failover view and sends it to every node of the mesh (and to later links).
+  r2r::Link* linkTo(topology::NodeIndex peer) { return links_ ? links_->link(peer) : nullptr; }
+  RouterEnv& meshEnv() { return env(); }
+  void announceClaim(const ServingClaim& claim);
+  // The SRM of this node's HA group (nullptr when it has none); any thread.
+  Redundancy* redundancy() { return redundancy_.get(); }
+  const Redundancy* redundancy() const { return redundancy_.get(); }
+
   // For /metrics and /status (any thread).
   void renderMetrics(std::string& out) const;
   void renderStatus(nlohmann::json& out) const;
@@ -77,7 +91,7 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
  private:
   struct Counters {
     std::atomic<uint64_t> forwarded{0}, forwardRefused{0}, fanoutsSent{0}, received{0},
-        fanoutsReceived{0}, refused{0}, misrouted{0}, directoryRetries{0};
+        fanoutsReceived{0}, refused{0}, misrouted{0}, directoryRetries{0}, claimsReceived{0};
   };
   static void onTimer(uv_timer_t* t);
   void tick();
@@ -92,6 +106,9 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   // False when the directory says a third node serves `user`.
   bool servedHereOrUnknown(std::string_view user) const;
   void refuse(topology::NodeIndex peer, std::string_view reason, std::string_view detail);
+  void handleClaim(topology::NodeIndex peer, const r2r::Unit& unit);
+  void sendClaim(topology::NodeIndex peer, r2r::Link& link, const r2r::Attrs& attrs);
+  void applyClaim(topology::NodeIndex announcer, const ServingClaim& claim);
   void refreshSnapshot();
   RouterEnv& env();
 
@@ -103,6 +120,8 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   HomeDirectory homes_;
   std::unique_ptr<mesh::LinkSet> links_;
   std::unique_ptr<DirectorySync> sync_;
+  ServingClaims claims_;
+  std::unique_ptr<Redundancy> redundancy_;
   uv_timer_t timer_{};
   bool timerStarted_ = false;
   int64_t lastPollMs_ = 0;

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "router/mesh_node.h"
+#include "router/redundancy.h"
 #include "sasl/scram.h"
 #include "store/sqlite_store.h"
 #include "tls/selfsigned.h"
@@ -108,6 +109,14 @@ void Node::stop() {
   // Once: a second stop (a second SIGTERM) would run its stop task inside teardown and
   // cut teardown's close callbacks short.
   if (stopRequested_.exchange(true)) return;
+  // An HA node says goodbye first, so its peer takes its users over at once (Peer
+  // Reboot) instead of after the heartbeat timeout; the heartbeat needs a moment on
+  // the wire before the loops close their links.
+  if (mesh_ && mesh_->redundancy() && threadsStarted_) {
+    MeshNode* mesh = mesh_.get();
+    loops_[0]->post([mesh] { mesh->shutdown(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   for (auto& l : loops_) l->stopAsync();
 }
 
@@ -125,10 +134,17 @@ std::string Node::seeOtherHost(std::string_view homeNode) const {
     log::warn("node", "unknown-home-node", {{"home", std::string(homeNode)}});
     return {};
   }
+  if (servesHome(homeNode)) return {};
   auto serving = failover_.servingNode(*home);
-  if (!serving) return {};
+  auto self = topology_->nodeIndex(config_.nodeId);
+  // This node is in the user's group and does not serve it now (failed over, or in a
+  // move whose claim has not reached the view yet): the other node of the group will.
+  if (!serving || serving == self) {
+    auto other = dualPeerFor(homeNode);
+    if (!other) return {};
+    return other->host + ":" + std::to_string(other->c2sPort);
+  }
   const topology::Node& n = topology_->node(*serving);
-  if (n.id == config_.nodeId) return {};
   return n.reachable(n.c2s) + ":" + std::to_string(n.c2s.port);
 }
 
@@ -156,6 +172,11 @@ bool Node::servesHome(std::string_view homeNode) const {
   if (!topology_ || homeNode.empty()) return true;
   auto home = topology_->nodeIndex(homeNode);
   if (!home) return true;
+  // In this node's own HA group the SRM decides, lease-checked at this moment.
+  if (const Redundancy* red = mesh_ ? mesh_->redundancy() : nullptr) {
+    if (homeNode == config_.nodeId) return red->servesMyUsers();
+    if (dualPeerFor(homeNode)) return red->servesPeerUsers();
+  }
   auto serving = failover_.servingNode(*home);
   return serving && topology_->node(*serving).id == config_.nodeId;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <string>
 
 namespace xmesh::srm {
@@ -127,6 +128,13 @@ bool Srm::leaseValid(int64_t now) const {
   if (!opt_.ha) return true;
   if (echoLease_ && now < echoLeaseUntilMs_) return true;
   return witnessFresh(now) && witness_.reachable;
+}
+
+int64_t Srm::leaseUntilMs() const {
+  if (!opt_.ha) return std::numeric_limits<int64_t>::max();
+  int64_t until = echoLease_ ? echoLeaseUntilMs_ : 0;
+  if (witnessHeard_ && witness_.reachable) until = std::max(until, witnessMs_ + fenceMs_);
+  return until;
 }
 
 bool Srm::peerFresh(int64_t now) const {

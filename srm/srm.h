@@ -146,6 +146,11 @@ class Srm {
   Role role() const { return role_; }
   bool criticalServicesOk() const;
   Serving serving(int64_t nowMs) const;  // claims, gated by the lease
+  // Until when (SRM clock) the current lease lasts if nothing new is heard: a wiring
+  // that caches serving() for other threads must stop trusting it at this time.
+  int64_t leaseUntilMs() const;
+  // The epoch of the current claim on my (mine) or the peer's users; 0 without a claim.
+  uint64_t claimEpoch(bool mine) const { return (mine ? claimMine_ : claimPeer_) ? (mine ? mineEpoch_ : peerEpoch_) : 0; }
   Server myUsersServedBy(int64_t nowMs) const;
   Heartbeat makeHeartbeat(int64_t nowMs);
   std::vector<Action> takeActions();

@@ -62,6 +62,20 @@ CREATE TRIGGER IF NOT EXISTS users_directory_home AFTER UPDATE OF home_node ON u
 WHEN old.home_node IS NOT new.home_node
 BEGIN UPDATE directory_version SET version = version + 1 WHERE id = 1; END;
 )sql",
+    // 2 -> 3: one row per node for the Server Recovery Manager: its heartbeat in the
+    // shared store (the split-brain witness) and its durable role across restarts.
+    R"sql(
+CREATE TABLE IF NOT EXISTS node_status(
+  node TEXT PRIMARY KEY NOT NULL,
+  beat_ms INTEGER NOT NULL,
+  incarnation INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  role TEXT NOT NULL,
+  serves_own INTEGER NOT NULL,
+  serves_peer INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 Result<int> readVersion(sqlite3* db) {

@@ -7,7 +7,7 @@
 namespace xmesh::store::sqlite {
 
 // The schema version this build writes.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Brings the database to kSchemaVersion. Runs under BEGIN IMMEDIATE and creates only
 // what is missing, so several processes opening a fresh file at once all succeed and

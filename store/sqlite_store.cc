@@ -86,6 +86,9 @@ class SqliteStore final : public Store {
   Status deleteOffline(std::string_view username, const std::vector<int64_t>& ids) override;
   Status importBatch(const std::vector<UserRecord>& users,
                      const std::vector<std::pair<std::string, RosterItem>>& rosterRows) override;
+  Status putNodeStatus(const NodeStatusRow& row) override;
+  Result<std::optional<NodeStatusRow>> getNodeStatus(std::string_view node) override;
+  Result<std::vector<NodeStatusRow>> listNodeStatus() override;
   Status healthCheck() override;
 
  private:
@@ -93,6 +96,7 @@ class SqliteStore final : public Store {
     Stmt getUser, addUser, delUser, delRoster, delReverse, delOffline, setSecrets, setHome;
     Stmt listUsers, countUsers, listHomes, dirVersion, getRoster, putRoster, delRosterItem;
     Stmt countOffline, pushOffline, peekOffline, delOfflineId, importUser, health;
+    Stmt putNodeStatus, getNodeStatus, listNodeStatus;
   };
 
   Status putRoster(std::string_view username, const RosterItem& item, const std::string& groups);
@@ -141,6 +145,15 @@ Status SqliteStore::prepareAll() {
        "ON CONFLICT(username) DO UPDATE SET secrets = excluded.secrets, disabled = excluded.disabled, "
        "home_node = CASE WHEN excluded.home_node <> '' THEN excluded.home_node ELSE home_node END"},
       {&s.health, "SELECT version FROM schema_version LIMIT 1"},
+      {&s.putNodeStatus,
+       "INSERT OR REPLACE INTO node_status(node, beat_ms, incarnation, state, reason, role, "
+       "serves_own, serves_peer) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+      {&s.getNodeStatus,
+       "SELECT node, beat_ms, incarnation, state, reason, role, serves_own, serves_peer "
+       "FROM node_status WHERE node = ?1"},
+      {&s.listNodeStatus,
+       "SELECT node, beat_ms, incarnation, state, reason, role, serves_own, serves_peer "
+       "FROM node_status ORDER BY node"},
   };
   for (const auto& [stmt, sql] : all)
     if (Status st = stmt->prepare(db_, sql); !st) return st;
@@ -342,6 +355,49 @@ Status SqliteStore::importBatch(const std::vector<UserRecord>& users,
     if (Status s = putRoster(owner, item, groups); !s) return s;
   }
   return txn.commit();
+}
+
+namespace {
+NodeStatusRow readNodeStatus(Use& u) {
+  NodeStatusRow r;
+  r.node = u.columnText(0);
+  r.beatMs = u.columnInt(1);
+  r.incarnation = static_cast<uint64_t>(u.columnInt(2));
+  r.state = u.columnText(3);
+  r.reason = u.columnText(4);
+  r.role = u.columnText(5);
+  r.servesOwn = u.columnInt(6) != 0;
+  r.servesPeer = u.columnInt(7) != 0;
+  return r;
+}
+}  // namespace
+
+Status SqliteStore::putNodeStatus(const NodeStatusRow& row) {
+  Use u(stmts_->putNodeStatus);
+  u.text(1, row.node).integer(2, row.beatMs).integer(3, static_cast<int64_t>(row.incarnation))
+      .text(4, row.state).text(5, row.reason).text(6, row.role)
+      .integer(7, row.servesOwn ? 1 : 0).integer(8, row.servesPeer ? 1 : 0);
+  int rc = u.step();
+  if (rc == SQLITE_DONE) return Status::ok();
+  return failWith(sqlite::toError(db_, rc, "putNodeStatus"));
+}
+
+Result<std::optional<NodeStatusRow>> SqliteStore::getNodeStatus(std::string_view node) {
+  Use u(stmts_->getNodeStatus);
+  u.text(1, node);
+  int rc = u.step();
+  if (rc == SQLITE_DONE) return std::optional<NodeStatusRow>();
+  if (rc != SQLITE_ROW) return sqlite::toError(db_, rc, "getNodeStatus");
+  return std::optional<NodeStatusRow>(readNodeStatus(u));
+}
+
+Result<std::vector<NodeStatusRow>> SqliteStore::listNodeStatus() {
+  Use u(stmts_->listNodeStatus);
+  std::vector<NodeStatusRow> out;
+  int rc;
+  while ((rc = u.step()) == SQLITE_ROW) out.push_back(readNodeStatus(u));
+  if (rc != SQLITE_DONE) return sqlite::toError(db_, rc, "listNodeStatus");
+  return out;
 }
 
 Status SqliteStore::healthCheck() {

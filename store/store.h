@@ -59,6 +59,21 @@ struct OfflineMessage {
   int64_t storedAtMs;
 };
 
+// One node's Server Recovery Manager row (router/redundancy.h): the redundancy witness
+// (each node stamps beatMs with the wall clock every heartbeat interval; its PRG peer
+// reads it to tell a dead node from a cut heartbeat link) and the node's durable role.
+// Shared by the nodes of a cluster through the cluster's store.
+struct NodeStatusRow {
+  std::string node;          // node id
+  int64_t beatMs = 0;        // wall clock (ms since the epoch) of the last beat
+  uint64_t incarnation = 0;  // the node's start id
+  std::string state;         // srm::slug(State)
+  std::string reason;        // srm::slug(Reason)
+  std::string role;          // srm::slug(Role): durable, read back at start
+  bool servesOwn = false;    // serves its own home users
+  bool servesPeer = false;   // serves its PRG peer's home users
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -106,6 +121,11 @@ class Store {
   // an import is harmless. Keep batches to ~50k rows: one transaction each.
   virtual Status importBatch(const std::vector<UserRecord>& users,
                              const std::vector<std::pair<std::string, RosterItem>>& rosterRows) = 0;
+
+  // SRM rows (NodeStatusRow). putNodeStatus inserts or replaces the row of row.node.
+  virtual Status putNodeStatus(const NodeStatusRow& row) = 0;
+  virtual Result<std::optional<NodeStatusRow>> getNodeStatus(std::string_view node) = 0;
+  virtual Result<std::vector<NodeStatusRow>> listNodeStatus() = 0;
 
   // A cheap query proving the connection works (the node's critical-service check).
   virtual Status healthCheck() = 0;

@@ -110,6 +110,9 @@ class MeshNode:
     def metrics(self) -> Dict[str, float]:
         return parse_metrics(self.http_get("/metrics"))
 
+    def srm(self) -> dict:
+        return self.status()["srm"]
+
     def link(self, peer: str) -> dict:
         for l in self.status()["mesh"]["links"]:
             if l["peer"] == peer:
@@ -119,9 +122,13 @@ class MeshNode:
 
 class Mesh:
     def __init__(self, clusters: int = 3, nodes_per_cluster: int = 2, secure: bool = True,
-                 srm: str = ""):
+                 srm: str = "", pairs: bool = False):
+        """pairs: the nodes of each cluster form HA presence redundancy groups of two (in
+        order); srm: TOML lines for the mesh-wide [srm] table (e.g. sub-second timers)."""
         self.tmp = tempfile.mkdtemp(prefix="xmesh-mesh-")
         self.secure = secure
+        self.pairs = pairs
+        self.srm = srm
         self.nodes: List[MeshNode] = []
         k = 10
         for c in range(1, clusters + 1):
@@ -147,6 +154,8 @@ class Mesh:
                f"secure = {'true' if self.secure else 'false'}",
                'ca_file = "certs/ca.pem"', 'cert_file = "certs/{node}.pem"',
                'key_file = "certs/{node}.key"', ""]
+        if self.srm:
+            out += ["[srm]", self.srm, ""]
         clusters = sorted({n.cluster for n in self.nodes})
         for c in clusters:
             out += ["[[clusters]]", f'id = "c{c}"', ""]
@@ -156,8 +165,11 @@ class Mesh:
                 out += ["  [[clusters.nodes]]", f'  id = "{n.id}"', f'  host = "{n.address}"',
                         f"  c2s_port = {n.c2s_port}", f'  r2r_address = "{r2r_addr}"',
                         f"  r2r_port = {r2r_port}", f"  admin_port = {n.admin_port}", ""]
-            for n in members:  # one single-node PRG each (redundancy pairs are issue 5)
-                out += ["  [[clusters.groups]]", f'  id = "g-{n.id}"', f'  nodes = ["{n.id}"]', ""]
+            step = 2 if self.pairs else 1
+            for i in range(0, len(members), step):
+                group = members[i:i + step]
+                ids = ", ".join(f'"{n.id}"' for n in group)
+                out += ["  [[clusters.groups]]", f'  id = "g-{group[0].id}"', f"  nodes = [{ids}]", ""]
         with open(self.topology_path, "w") as f:
             f.write("\n".join(out))
 

@@ -219,7 +219,7 @@ TEST_F(NodeTest, LoginOnTheWrongNodeIsRedirectedWithSeeOtherHost) {
                      "[[clusters.nodes]]\nid = 'n1'\nhost = '127.0.0.1'\nc2s_port = " +
                      std::to_string(fixture_->port()) +
                      "\n[[clusters.nodes]]\nid = 'n2'\nhost = '127.0.0.3'\nc2s_port = 5999\n"
-                     "[[clusters.groups]]\nid = 'g1'\nnodes = ['n1', 'n2']\n";
+                     "[[clusters.groups]]\nid = 'g1'\nnodes = ['n1', 'n2']\nha = false\n";  // no SRM: served at once
   auto topo = topology::parseTopology(toml);
   ASSERT_TRUE(topo.isOk()) << topo.error().detail;
   fixture_->setTopology(std::make_shared<const topology::Topology>(std::move(topo.value())));

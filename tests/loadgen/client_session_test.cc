@@ -45,6 +45,18 @@ class FakeTransport : public ClientTransport {
 
 class Recorder : public ClientListener {
  public:
+  void onDualInfo(ClientSession&, const DualInfo& i) override { dualInfos.push_back(i); }
+  void onInactive(ClientSession&) override { ++inactive; }
+  void onActivated(ClientSession&, const ActivatedInfo& i) override { activated.push_back(i); }
+  void onActivateRefused(ClientSession&, std::string_view c) override { refused.emplace_back(c); }
+  void onFailoverNotice(ClientSession&, std::string_view from) override { failovers.emplace_back(from); }
+  void onFallbackNotice(ClientSession&, std::string_view to) override { fallbacks.emplace_back(to); }
+  void onDeactivated(ClientSession&) override { ++deactivated; }
+  std::vector<DualInfo> dualInfos;
+  int inactive = 0;
+  std::vector<ActivatedInfo> activated;
+  std::vector<std::string> refused, failovers, fallbacks;
+  int deactivated = 0;
   void onOnline(ClientSession&) override { ++online; }
   void onLgMessage(ClientSession&, const LgMessage& m) override { messages.push_back(m); }
   void onPresenceReceived(ClientSession&) override { ++presences; }
@@ -320,6 +332,180 @@ TEST_F(ClientSessionTest, SendsOnlyWhenOnline) {
   EXPECT_EQ(m.sentUs, 99u);
   EXPECT_TRUE(c.sendPresence("away"));
   EXPECT_EQ(transport.take(), "<presence><show>away</show></presence>");
+}
+
+// The dual connection protocol (docs/dual-connections.md), against canned server bytes.
+constexpr const char* kDualBindFeatures =
+    "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:3'/>"
+    "<dual xmlns='urn:xmesh:dual:0'/></stream:features>";
+
+class DualSessionTest : public ClientSessionTest {
+ protected:
+  // Logs in as the active session and answers the roster; returns what the client sent
+  // once online (the dual query, if any).
+  std::string goOnline(ClientSession& c, const char* features) {
+    authenticate(c, sasl::HashAlg::Sha1, "0123456789abcdef");
+    c.onBytes(std::string(kServerHeader) + features);
+    transport.take();
+    c.onBytes("<iq type='result' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+              "<jid>user7@localhost/lg</jid></bind></iq>");
+    transport.take();
+    c.onBytes("<iq type='result' id='roster1'><query xmlns='jabber:iq:roster'/></iq>");
+    return transport.take();
+  }
+  // Logs in as the inactive session; returns the bind request.
+  std::string bindInactive(ClientSession& c) {
+    authenticate(c, sasl::HashAlg::Sha1, "0123456789abcdef");
+    c.onBytes(std::string(kServerHeader) + kDualBindFeatures);
+    std::string bind = transport.take();
+    c.onBytes("<iq type='result' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+              "<jid>user7@localhost/lg</jid></bind></iq>");
+    return bind;
+  }
+  ClientOptions dualOptions(bool inactive) {
+    ClientOptions o = options();
+    o.dualQuery = !inactive;
+    o.inactive = inactive;
+    if (inactive) o.rosterGet = o.initialPresence = false;
+    return o;
+  }
+};
+
+TEST_F(DualSessionTest, OnlineSessionAsksForItsBackupAndParsesTheAnswer) {
+  ClientSession c(dualOptions(false), transport, listener, nullptr);
+  EXPECT_EQ(goOnline(c, kDualBindFeatures), "<iq type='get' id='dual1'><query xmlns='urn:xmesh:dual:0'/></iq>");
+  EXPECT_TRUE(c.dualOffered());
+  EXPECT_EQ(listener.online, 1);
+  c.onBytes("<iq type='result' id='dual1'><query xmlns='urn:xmesh:dual:0'>"
+            "<backup node='node2' host='127.0.0.3' port='25002' direct-tls-port='25003'/>"
+            "<relogin min='2' max='9'/></query></iq>");
+  ASSERT_EQ(listener.dualInfos.size(), 1u);
+  const DualInfo& i = listener.dualInfos[0];
+  EXPECT_TRUE(i.hasBackup);
+  EXPECT_EQ(i.node, "node2");
+  EXPECT_EQ(i.host, "127.0.0.3");
+  EXPECT_EQ(i.port, 25002);
+  EXPECT_DOUBLE_EQ(i.reloginMinS, 2);
+  EXPECT_DOUBLE_EQ(i.reloginMaxS, 9);
+  EXPECT_TRUE(listener.failures.empty());
+}
+
+TEST_F(DualSessionTest, NoBackupInAOneNodeGroup) {
+  ClientSession c(dualOptions(false), transport, listener, nullptr);
+  goOnline(c, kDualBindFeatures);
+  c.onBytes("<iq type='result' id='dual1'><query xmlns='urn:xmesh:dual:0'/></iq>");
+  ASSERT_EQ(listener.dualInfos.size(), 1u);
+  EXPECT_FALSE(listener.dualInfos[0].hasBackup);
+  EXPECT_DOUBLE_EQ(listener.dualInfos[0].reloginMinS, 120);  // the doc's defaults
+}
+
+TEST_F(DualSessionTest, NoQueryWhenTheServerDoesNotOfferTheProtocol) {
+  // ejabberd, Prosody: no <dual/> feature, so no query; the owner is told at once.
+  ClientSession c(dualOptions(false), transport, listener, nullptr);
+  std::string sent = goOnline(c, kBindFeatures);
+  EXPECT_EQ(sent.find("urn:xmesh:dual:0"), std::string::npos) << sent;
+  ASSERT_EQ(listener.dualInfos.size(), 1u);
+  EXPECT_FALSE(listener.dualInfos[0].hasBackup);
+  EXPECT_TRUE(c.online());
+}
+
+TEST_F(DualSessionTest, InactiveBindCarriesTheMarkerAndSendsNothingElse) {
+  ClientSession c(dualOptions(true), transport, listener, nullptr);
+  std::string bind = bindInactive(c);
+  EXPECT_NE(bind.find("<resource>lg</resource><inactive xmlns='urn:xmesh:dual:0'/></bind>"), std::string::npos)
+      << bind;
+  EXPECT_EQ(listener.inactive, 1);
+  EXPECT_EQ(listener.online, 0);
+  EXPECT_EQ(c.state(), ClientState::Inactive);
+  EXPECT_EQ(transport.take(), "");  // no roster, no presence, no XEP-0198
+  EXPECT_FALSE(c.sendChat("user8@localhost", 7, 1, 1));
+  c.onBytes("<iq type='get' id='p1' from='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+  EXPECT_EQ(transport.take(), "<iq type='result' id='p1' to='localhost'/>");  // kept alive
+}
+
+TEST_F(DualSessionTest, FailoverNoticeThenActivationMakesTheSessionActive) {
+  auto o = dualOptions(true);
+  o.streamManagement = true;
+  ClientSession c(o, transport, listener, nullptr);
+  bindInactive(c);
+  transport.take();
+  c.onBytes("<iq type='set' id='f1' from='localhost'><failover xmlns='urn:xmesh:dual:0' from-node='node1'/></iq>");
+  EXPECT_EQ(transport.take(), "<iq type='result' id='f1' to='localhost'/>");
+  ASSERT_EQ(listener.failovers.size(), 1u);
+  EXPECT_EQ(listener.failovers[0], "node1");
+  ASSERT_TRUE(c.activate(17));
+  EXPECT_EQ(transport.take(), "<iq type='set' id='act1'><activate xmlns='urn:xmesh:dual:0' h='17'/></iq>");
+  EXPECT_FALSE(c.activate(17));  // one at a time
+  c.onBytes("<iq type='result' id='act1'><activated xmlns='urn:xmesh:dual:0' presence-restored='true' "
+            "pending='3'/></iq>");
+  ASSERT_EQ(listener.activated.size(), 1u);
+  EXPECT_TRUE(listener.activated[0].presenceRestored);
+  EXPECT_EQ(listener.activated[0].pending, 3u);
+  EXPECT_TRUE(c.online());
+  EXPECT_EQ(transport.take(), "<enable xmlns='urn:xmpp:sm:3'/>");  // XEP-0198 from now on
+  EXPECT_TRUE(c.sendChat("user8@localhost", 7, 1, 1));
+  c.onBytes("<enabled xmlns='urn:xmpp:sm:3' id='y'/>");
+  EXPECT_TRUE(c.smEnabled());
+  EXPECT_EQ(c.smSent(), 1u);  // the chat after <enable/> counts toward the server's h
+  EXPECT_TRUE(listener.failures.empty());
+}
+
+TEST_F(DualSessionTest, RefusedActivationLeavesTheSessionInactive) {
+  ClientSession c(dualOptions(true), transport, listener, nullptr);
+  bindInactive(c);
+  ASSERT_TRUE(c.activate(0));
+  c.onBytes("<iq type='error' id='act1'><error type='modify'><not-allowed "
+            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>"
+            "served by node1</text></error></iq>");
+  ASSERT_EQ(listener.refused.size(), 1u);
+  EXPECT_EQ(listener.refused[0], "not-allowed");
+  EXPECT_EQ(c.state(), ClientState::Inactive);
+  EXPECT_TRUE(c.activate(0));  // may ask again
+}
+
+TEST_F(DualSessionTest, FallbackAndDeactivationOnTheActiveSession) {
+  ClientSession c(dualOptions(false), transport, listener, nullptr);
+  goOnline(c, kDualBindFeatures);
+  c.onBytes("<presence from='user8@localhost/lg'/><message from='user8@localhost/lg' type='chat'><body>x</body>"
+            "</message>");
+  EXPECT_EQ(c.handledCount(), 3u);  // roster result, presence, message: no XEP-0198, so received
+  transport.take();
+  c.onBytes("<iq type='set' id='fb1'><fallback xmlns='urn:xmesh:dual:0' to-node='node1'/></iq>");
+  EXPECT_EQ(transport.take(), "<iq type='result' id='fb1'/>");
+  ASSERT_EQ(listener.fallbacks.size(), 1u);
+  EXPECT_EQ(listener.fallbacks[0], "node1");
+  EXPECT_TRUE(c.online());
+  c.onBytes("<iq type='set' id='dx1'><deactivated xmlns='urn:xmesh:dual:0'/></iq>");
+  EXPECT_EQ(transport.take(), "<iq type='result' id='dx1'/>");
+  EXPECT_EQ(listener.deactivated, 1);
+  EXPECT_EQ(c.state(), ClientState::Inactive);  // ready to be activated again, no reconnect
+  EXPECT_FALSE(c.sendChat("user8@localhost", 7, 1, 1));
+  EXPECT_TRUE(c.activate(c.handledCount()));
+}
+
+TEST_F(DualSessionTest, NoticesInTheWrongStateAreAnsweredButNotActedOn) {
+  ClientSession c(dualOptions(false), transport, listener, nullptr);
+  goOnline(c, kDualBindFeatures);
+  transport.take();
+  // <failover/> belongs on the inactive session; on the active one it is only answered.
+  c.onBytes("<iq type='set' id='f1'><failover xmlns='urn:xmesh:dual:0' from-node='node1'/></iq>");
+  EXPECT_EQ(transport.take(), "<iq type='result' id='f1'/>");
+  EXPECT_TRUE(listener.failovers.empty());
+  // An element of the namespace we do not know: service-unavailable, like any IQ.
+  c.onBytes("<iq type='set' id='u1'><rebalance xmlns='urn:xmesh:dual:0'/></iq>");
+  EXPECT_NE(transport.take().find("<service-unavailable"), std::string::npos);
+  EXPECT_TRUE(c.online());
+  EXPECT_TRUE(listener.failures.empty());
+}
+
+TEST_F(DualSessionTest, RefusedInactiveBindFailsTheSession) {
+  ClientSession c(dualOptions(true), transport, listener, nullptr);
+  authenticate(c, sasl::HashAlg::Sha1, "0123456789abcdef");
+  c.onBytes(std::string(kServerHeader) + kDualBindFeatures);
+  c.onBytes("<iq type='error' id='bind1'><error type='modify'><not-allowed "
+            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+  ASSERT_EQ(listener.failures.size(), 1u);
+  EXPECT_EQ(listener.failures[0], "inactive-bind-failed");
 }
 
 TEST(LgMarkerTest, RejectsMalformedMarkers) {

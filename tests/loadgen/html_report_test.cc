@@ -212,3 +212,46 @@ TEST(HtmlReport, SummaryShowsNodesRedirectsAndMainStart) {
 
 }  // namespace
 }  // namespace xmesh::loadgen::html
+
+namespace xmesh::loadgen::html {
+namespace {
+
+// A drill run: the page has the drill section (users down over time with the commands,
+// downtime distributions), its rows are in the summary, and users not back fail the verdict.
+TEST(HtmlReport, DrillSectionAndVerdict) {
+  auto r = sampleReport();
+  Histogram down;
+  down.record(150000, 9);
+  nlohmann::json pct = {{"count", 9}, {"min", 1}, {"mean", 1}, {"p50", 150000}, {"p90", 1}, {"p99", 150000},
+                        {"p99_9", 1}, {"max", 150000}};
+  nlohmann::json step = {{"command", "kill -9 42"}, {"ran", true}, {"ran_at_s", 4.0}, {"exit_code", 0},
+                         {"command_s", 0.01}, {"users_affected", 10}, {"users_back", 9}, {"users_not_back", 1},
+                         {"users_back_late", 0}, {"moved_without_downtime", 0}, {"downtime_us", pct},
+                         {"downtime_histogram", histogramReport(down)}, {"last_user_back_s", nullptr},
+                         {"messages", {{"sent", 50}, {"delivered", 50}, {"lost", 0}, {"in_doubt", 0},
+                                       {"duplicated", 0}, {"out_of_order", 0}}}};
+  r["drill"] = {{"dual", true}, {"sm", true}, {"timeout_s", 10.0}, {"reconnect", "backup"},
+                {"standby_bound_at_failover", 10}, {"failover", step},
+                {"clients", {{"relogins", 0}, {"relogin_attempts", 0}, {"standby_binds", 10}, {"standby_bound_at_end", 0},
+                             {"standby_failures", 0}, {"activations", 9}, {"activate_refused", 2},
+                             {"failover_notices", 9}, {"fallback_notices", 0}, {"deactivations", 0},
+                             {"dual_unsupported", 0}, {"down_at_end", 1}}}};
+  for (auto& e : r["timeline"]) {
+    e["down"] = e["t"].get<int>() >= 4 ? 1 : 0;
+    e["inactive"] = 10;
+  }
+  std::string page = renderHtmlReport(r);
+  for (const char* part : {"Failover drill", "Users without an active session", "Downtime per user (failover)",
+                           "failover drill (dual connections)", "never: 1 users not back", "kill -9 42",
+                           "PROBLEMS", "the failover drill found problems"})
+    EXPECT_NE(page.find(part), std::string::npos) << part;
+  EXPECT_EQ(page.find("nan"), std::string::npos);
+  r["drill"]["failover"]["users_not_back"] = 0;
+  r["drill"]["failover"]["last_user_back_s"] = 1.25;
+  std::string fine = renderHtmlReport(r);
+  EXPECT_NE(fine.find("OK: all users online"), std::string::npos);
+  EXPECT_NE(fine.find("1.250 s"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xmesh::loadgen::html

@@ -370,6 +370,35 @@ TEST_P(StoreContract, OfflineQuotaHoldsAcrossConnections) {
   EXPECT_EQ(st().peekOffline("alice", 100)->size(), 15u);
 }
 
+TEST_P(StoreContract, NodeStatusRowsUpsertAndAreSharedByConnections) {
+  EXPECT_FALSE(st().getNodeStatus("n11").value().has_value());
+  NodeStatusRow r{"n11", 1'700'000'000'123, 42, "normal", "normal", "home", true, false};
+  ASSERT_TRUE(st().putNodeStatus(r));
+  NodeStatusRow r2{"n12", 1'700'000'000'456, 43, "running-in-backup-mode", "peer-down", "backup", true, true};
+  ASSERT_TRUE(st().putNodeStatus(r2));
+  r.beatMs += 200;
+  r.state = "idle";
+  r.role = "idle";
+  r.servesOwn = false;
+  ASSERT_TRUE(st().putNodeStatus(r));  // replaces, never duplicates
+
+  StorePtr other = connect();  // what the PRG peer's connection sees
+  ASSERT_TRUE(other);
+  auto got = other->getNodeStatus("n11");
+  ASSERT_TRUE(got.isOk() && got.value().has_value());
+  EXPECT_EQ(got.value()->beatMs, 1'700'000'000'323);
+  EXPECT_EQ(got.value()->incarnation, 42u);
+  EXPECT_EQ(got.value()->state, "idle");
+  EXPECT_EQ(got.value()->role, "idle");
+  EXPECT_FALSE(got.value()->servesOwn);
+  auto all = other->listNodeStatus();
+  ASSERT_TRUE(all.isOk());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].node, "n12");
+  EXPECT_EQ((*all)[1].reason, "peer-down");
+  EXPECT_TRUE((*all)[1].servesPeer);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(allBackends()),
                          [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 

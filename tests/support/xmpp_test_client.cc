@@ -127,7 +127,9 @@ bool XmppTestClient::openStream() {
 
 bool XmppTestClient::waitFeatures() {
   auto f = waitFor([](const xml::Stanza& s) { return s.name == "features"; });
-  return f ? true : fail("no stream features");
+  if (!f) return fail("no stream features");
+  features_ = f->bytes;
+  return true;
 }
 
 bool XmppTestClient::startTls() {

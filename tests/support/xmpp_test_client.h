@@ -61,6 +61,8 @@ class XmppTestClient : public xml::StreamHandler {
   const std::string& jid() const { return jid_; }
   const std::string& lastError() const { return error_; }
   const std::string& streamError() const { return streamError_; }
+  // The <stream:features/> of the last stream opened (e.g. after SASL).
+  const std::string& lastFeatures() const { return features_; }
   uint32_t handled() const { return handled_; }
 
   // xml::StreamHandler
@@ -85,6 +87,7 @@ class XmppTestClient : public xml::StreamHandler {
   std::string jid_;
   std::string error_;
   std::string streamError_;
+  std::string features_;
   uint32_t handled_ = 0;  // XEP-0198 inbound count (message/presence/iq)
 };
 
