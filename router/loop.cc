@@ -42,10 +42,27 @@ session::AuthThrottle& Loop::authThrottle() { return node_.authThrottle(); }
 session::SessionEnv& Loop::envOf(uint32_t loop) { return node_.loop(loop); }
 uint32_t Loop::loopCount() const { return node_.loopCount(); }
 std::string Loop::seeOtherHost(std::string_view homeNode) const { return node_.seeOtherHost(homeNode); }
+// Node::mayHoldInactive(own id) holds exactly when the node has a topology.
+bool Loop::dualEnabled() const { return node_.mayHoldInactive(node_.config().nodeId); }
+bool Loop::mayHoldInactive(std::string_view homeNode) const { return node_.mayHoldInactive(homeNode); }
+bool Loop::servesHome(std::string_view homeNode) const { return node_.servesHome(homeNode); }
+
+std::optional<session::dual::Backup> Loop::dualBackupFor(std::string_view homeNode) const {
+  auto peer = node_.dualPeerFor(homeNode);
+  if (!peer) return std::nullopt;
+  // The wire carries the re-login window in seconds (docs/dual-connections.md §2).
+  return session::dual::Backup{peer->nodeId, peer->host, peer->c2sPort, peer->reloginMinMs / 1000,
+                               peer->reloginMaxMs / 1000};
+}
+
 void Loop::onServingChanged(const std::string& homeNode, bool servedHere) {
-  // Filled in with the dual-connection protocol (issue 5).
-  (void)homeNode;
-  (void)servedHere;
+  // Ids first: a session may finish (and a detached one be released) while we walk.
+  std::vector<uint64_t> ids;
+  ids.reserve(registry_.size());
+  for (const auto& [id, s] : registry_)
+    if (s->homeNode() == homeNode) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (session::C2sSession* s = findSession(id)) s->onServingChanged(servedHere);
 }
 
 int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }
@@ -279,7 +296,9 @@ void Loop::flushOverflow() {
 void Loop::deliverLocal(const SessionRef& to, const SharedBytes& bytes, StanzaClass cls,
                         const std::shared_ptr<const RoutedStanza>& fallback) {
   session::C2sSession* s = findSession(to.id);
-  if (s && !s->finished() && s->bound()) {
+  // Not routable any more (gone, or demoted to inactive while the stanza was in flight):
+  // handled as for a session that left.
+  if (s && s->routable()) {
     s->deliver(bytes, cls);
     return;
   }

@@ -74,10 +74,16 @@ class Loop final : public session::SessionEnv {
   session::C2sSession* findSession(uint64_t id) override;
   session::SessionEnv& envOf(uint32_t loop) override;
   std::string seeOtherHost(std::string_view homeNode) const override;
+  bool dualEnabled() const override;
+  std::optional<session::dual::Backup> dualBackupFor(std::string_view homeNode) const override;
+  bool mayHoldInactive(std::string_view homeNode) const override;
+  bool servesHome(std::string_view homeNode) const override;
 
   // The users homed on `homeNode` started (servedHere) or stopped being served by this
   // node (SRM failover/fallback; Node::servingChanged posts it to every loop). Sessions
-  // of those users on this loop follow: see docs/dual-connections.md.
+  // of those users on this loop follow (C2sSession::onServingChanged): an active dual
+  // session is demoted and told, a plain one redirected, an inactive one told to
+  // activate. See docs/dual-connections.md §5-7.
   void onServingChanged(const std::string& homeNode, bool servedHere);
 
   // Snapshot for /status (called from the admin thread: reads atomics only).

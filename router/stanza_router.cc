@@ -321,7 +321,7 @@ void StanzaRouter::pushRoster(RouterEnv& env, std::string_view userBare, const R
   directory_.read(userBare, [&](const UserEntry* u) {
     if (!u) return;
     for (const auto& r : u->resources)
-      if (r.interested) targets.emplace_back(r.ref, std::string(userBare) + "/" + r.resource);
+      if (r.interested && routable(r)) targets.emplace_back(r.ref, std::string(userBare) + "/" + r.resource);
   });
   for (auto& [ref, full] : targets)
     env.deliver(ref, makeShared(buildRosterPush(full, item, removed, nextPushId())), StanzaClass::Iq);
@@ -563,11 +563,13 @@ void StanzaRouter::bounce(RouterEnv& env, const RoutedStanza& s, std::string_vie
                     : condition == "resource-constraint" ? ErrorReason::ResourceConstraint
                                                           : ErrorReason::InternalError);
   // Deliver to the sender's exact session if still online, never to offline storage.
+  // An inactive session of the same full JID is not the sender: the user's active one
+  // is on the serving node.
   std::optional<SessionRef> target;
   directory_.read(s.from.bareString(), [&](const UserEntry* u) {
     if (!u) return;
     for (const auto& r : u->resources)
-      if (r.resource == s.from.resource()) target = r.ref;
+      if (r.resource == s.from.resource() && routable(r)) target = r.ref;
   });
   if (target) {
     env.deliver(*target, reply->bytes, classOf(s.kind));

@@ -21,6 +21,28 @@
 
 namespace xmesh::router {
 
+// What a user's home replicated to its PRG peer (docs/dual-connections.md §4), handed to
+// an inactive session of that user when it activates here (§5). The r2r replication
+// fills it (issue 5, later); until a source is set, activation restores nothing
+// replicated and the session falls back on its own saved presence.
+class ReplicaSource {
+ public:
+  virtual ~ReplicaSource() = default;
+  struct Pending {
+    SharedBytes bytes;  // addressed to the activating full JID
+    StanzaClass cls = StanzaClass::Message;
+  };
+  struct Taken {
+    SharedBytes presence;  // the last broadcast presence, `from` = the activating full JID
+    int priority = 0;
+    std::vector<Pending> pending;  // undelivered after the client's h, in order
+  };
+  // Removes and returns what is held for `full` (its bare JID's replica), keeping only
+  // stanzas with a sequence after `clientH`. Called on the activating session's loop
+  // from any loop concurrently: must be thread-safe and must not block on the network.
+  virtual Taken takeForActivation(const jid::Jid& full, uint32_t clientH) = 0;
+};
+
 class StanzaRouter {
  public:
   StanzaRouter(const NodeConfig& config, Directory& directory);
@@ -78,6 +100,12 @@ class StanzaRouter {
   void deliverFanout(RouterEnv& env, const std::vector<std::string>& recipientsBare,
                      const SharedBytes& presence);
 
+  // The replicated state of users homed on the PRG peer (set before traffic starts).
+  void setReplicaSource(ReplicaSource* source) { replicas_ = source; }
+  ReplicaSource::Taken takeReplicated(const jid::Jid& full, uint32_t clientH) {
+    return replicas_ ? replicas_->takeForActivation(full, clientH) : ReplicaSource::Taken{};
+  }
+
   const std::string& domain() const { return config_.domain; }
   Directory& directory() { return directory_; }
 
@@ -100,6 +128,7 @@ class StanzaRouter {
   const NodeConfig& config_;
   Directory& directory_;
   MeshRoutes* mesh_ = nullptr;
+  ReplicaSource* replicas_ = nullptr;
   std::atomic<uint64_t> pushCounter_{0};
 };
 

@@ -9,6 +9,7 @@
 #include "sasl/plain.h"
 #include "router/stanza_builder.h"
 #include "sasl/scram.h"
+#include "session/dual_protocol.h"
 #include "session/namespaces.h"
 #include "store/store.h"
 #include "xml/element.h"
@@ -157,6 +158,7 @@ void C2sSession::sendFeatures() {
     f += "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
          "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>"
          "<sm xmlns='urn:xmpp:sm:3'/>";
+    if (env_.dualEnabled()) f += dual::feature();
   }
   f += "</stream:features>";
   sendRaw(f);
@@ -358,9 +360,12 @@ void C2sSession::finishPlain(sasl::PlainCredentials creds) {
 
 void C2sSession::saslSuccess(std::string_view username, std::string_view additionalData) {
   // A user homed elsewhere in the mesh is sent to the node that serves it (RFC 6120
-  // 4.9.3.19); only after authentication, so the home is not told to strangers.
-  if (std::string other = env_.seeOtherHost(homeNode_); !other.empty()) {
-    return failStream("see-other-host", {}, other);
+  // 4.9.3.19); only after authentication, so the home is not told to strangers. The
+  // user's home and its HA peer wait for the bind instead: there a dual client may bind
+  // an inactive session (docs/dual-connections.md §3), a plain bind is redirected.
+  if (!env_.mayHoldInactive(homeNode_)) {
+    if (std::string other = env_.seeOtherHost(homeNode_); !other.empty())
+      return failStream("see-other-host", {}, other);
   }
   LoopStats::add(env_.stats().authSuccess);
   authenticated_ = true;
@@ -401,6 +406,10 @@ void C2sSession::handleBindIq(const xml::Stanza& s) {
   auto el = xml::parseElement(s.bytes, s.ns);
   if (!el.isOk()) return sendStanzaError(s, "bad-request");
   const xml::Element* bind = el->child("bind", ns::kBind);
+  const bool inactive = bind && dual::asksInactive(*bind);
+  if (inactive && !env_.mayHoldInactive(homeNode_))
+    return sendStanzaError(s, "not-allowed", servingNodeText(), "modify");
+  if (!inactive && redirectIfServedElsewhere()) return;
   std::string resource;
   if (bind) {
     if (const xml::Element* r = bind->child("resource")) {
@@ -417,18 +426,18 @@ void C2sSession::handleBindIq(const xml::Stanza& s) {
   std::string bare = username_ + "@" + env_.config().domain;
   bool rosterLoaded = env_.router().directory().read(
       bare, [](const router::UserEntry* u) { return u && u->rosterLoaded; });
-  if (rosterLoaded) return completeBind(std::move(resource), s.id, {}, false);
+  if (rosterLoaded) return completeBind(std::move(resource), s.id, {}, false, inactive);
   phase_ = Phase::WaitingStore;
   suspendInput();
   SessionEnv* env = &env_;
   uint64_t id = ref_.id;
-  bool queued = env_.submitStore([env, id, user = username_, resource, iqId = s.id](store::Store& st) {
+  bool queued = env_.submitStore([env, id, user = username_, resource, iqId = s.id, inactive](store::Store& st) {
     auto items = st.getRoster(user);
     std::vector<router::RosterEntry> roster;
     bool ok = items.isOk();
     if (ok)
       for (const auto& i : items.value()) roster.push_back(router::fromStoreItem(i));
-    env->post([env, id, ok, resource, iqId, roster = std::move(roster)]() mutable {
+    env->post([env, id, ok, resource, iqId, inactive, roster = std::move(roster)]() mutable {
       C2sSession* self = env->findSession(id);
       if (!self || self->phase_ != Phase::WaitingStore) return;
       self->phase_ = Phase::WaitFeatureRequest;
@@ -438,7 +447,7 @@ void C2sSession::handleBindIq(const xml::Stanza& s) {
         fake.id = iqId;
         self->sendStanzaError(fake, "internal-server-error", "roster unavailable");
       } else {
-        self->completeBind(resource, iqId, std::move(roster), true);
+        self->completeBind(resource, iqId, std::move(roster), true, inactive);
       }
       self->resumeInput();
     });
@@ -450,8 +459,19 @@ void C2sSession::handleBindIq(const xml::Stanza& s) {
   }
 }
 
+bool C2sSession::redirectIfServedElsewhere() {
+  std::string other = env_.seeOtherHost(homeNode_);
+  if (other.empty()) return false;
+  failStream("see-other-host", {}, other);
+  return true;
+}
+
 void C2sSession::completeBind(std::string resource, std::string iqId,
-                              std::vector<router::RosterEntry> roster, bool rosterFromStore) {
+                              std::vector<router::RosterEntry> roster, bool rosterFromStore,
+                              bool inactive) {
+  // Checked again after the roster fetch: the SRM may have moved the user meanwhile (a
+  // later move reaches this session through onServingChanged).
+  if (!inactive && redirectIfServedElsewhere()) return;
   std::string bare = username_ + "@" + env_.config().domain;
   env_.router().directory().write(bare, [&](router::UserEntry& u) {
     if (!u.rosterLoaded && rosterFromStore) {
@@ -472,6 +492,7 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
     router::ResourceEntry e;
     e.resource = resource;
     e.ref = ref_;
+    e.active = !inactive;
     u.resources.push_back(std::move(e));
   });
   auto full = jid::Jid::parse(bare + "/" + resource);
@@ -488,9 +509,10 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
   jid_ = std::move(full.value());
   bound_ = true;
   phase_ = Phase::Bound;
-  state_ = SessionState::Active;
+  state_ = inactive ? SessionState::Inactive : SessionState::Active;
+  dual_ = inactive;
   LoopStats::sub(env_.stats().sessionsNegotiating);
-  LoopStats::add(env_.stats().sessionsActive);
+  LoopStats::add(inactive ? env_.stats().sessionsInactive : env_.stats().sessionsActive);
   std::string out = "<iq type='result' id='";
   xml::appendEscapedAttr(out, iqId);
   out += "'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>";
@@ -500,13 +522,13 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
 }
 
 void C2sSession::sendStanzaError(const xml::Stanza& s, std::string_view condition,
-                                 std::string_view text) {
+                                 std::string_view text, std::string_view errorType) {
   if (s.type == "error") return;
   env_.stats().error(stanzaReasonFor(condition));
   std::string name = s.name.empty() ? "iq" : s.name;
   std::string from = s.to.empty() ? std::string() : s.to;
   std::string out = router::buildStanzaError(name, from, bound_ ? jid_.full() : std::string(),
-                                             s.id, condition, {}, text);
+                                             s.id, condition, errorType, text);
   sendRaw(out);
   if (bound_ && sm_.enabled()) sm_.onSent(router::makeShared(std::move(out)));
 }

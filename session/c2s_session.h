@@ -34,6 +34,11 @@ struct ResumeGrant {
   std::string smId;
   bool available = false;
   std::unordered_set<int64_t> offlineSeen;  // offline ids already in the SM queue
+  // Dual connections: the session's state and what it restores at activation.
+  bool inactive = false;
+  bool dual = false;
+  router::SharedBytes savedPresence;
+  int savedPriority = 0;
 };
 
 class C2sSession : public xml::StreamHandler {
@@ -66,6 +71,17 @@ class C2sSession : public xml::StreamHandler {
   bool detached() const { return detached_; }
   const jid::Jid& jid() const { return jid_; }
   const router::SessionRef& ref() const { return ref_; }
+  // The user's home node (from the store at SASL; "" = unassigned).
+  const std::string& homeNode() const { return homeNode_; }
+  // Bound, active and not finished: the router may deliver to it.
+  bool routable() const { return bound_ && !finished_ && state_ == SessionState::Active; }
+  // Negotiated XMESH-DUAL (bound inactive, or asked for its backup).
+  bool dualNegotiated() const { return dual_; }
+  // This node started (servedHere) or stopped serving the user's home node
+  // (Loop::onServingChanged). Stopped: a dual session is demoted to inactive and told,
+  // a plain one is closed with see-other-host; started: an inactive session is told to
+  // activate. See docs/dual-connections.md §5-7.
+  void onServingChanged(bool servedHere);
   int64_t lastInputMs() const { return lastInputMs_; }
   int64_t createdMs() const { return createdMs_; }
   // Called by the loop's sweep: enforces pre-auth and SM-detached timeouts. Returns
@@ -98,7 +114,8 @@ class C2sSession : public xml::StreamHandler {
   void saslFailure(sasl::Failure f, std::string_view text = {});
   void handleBindIq(const xml::Stanza& s);
   void completeBind(std::string resource, std::string iqId,
-                    std::vector<router::RosterEntry> roster, bool rosterFromStore);
+                    std::vector<router::RosterEntry> roster, bool rosterFromStore, bool inactive);
+  bool redirectIfServedElsewhere();
 
   void handleBoundStanza(xml::Stanza&& s);
   void handleMessage(xml::Stanza&& s);
@@ -109,8 +126,19 @@ class C2sSession : public xml::StreamHandler {
   void handleSm(const xml::Stanza& s);
   void handleResume(const xml::Stanza& s);
   void deliverPendingSubscriptions();
+  void announcePresence(router::SharedBytes bytes, bool available, int priority);
 
-  void sendStanzaError(const xml::Stanza& s, std::string_view condition, std::string_view text = {});
+  // XMESH-DUAL (c2s_dual.cc).
+  bool allowedWhileInactive(const xml::Stanza& s) const;
+  void handleDualIq(const xml::Stanza& s);
+  void activate(const xml::Stanza& s);
+  void deactivate();
+  void sendDualNotice(std::string_view payload);
+  std::string servingNodeText() const;
+  void setActive(bool active);
+
+  void sendStanzaError(const xml::Stanza& s, std::string_view condition, std::string_view text = {},
+                       std::string_view errorType = {});
   void sendIqResult(const xml::Stanza& s, std::string_view payload = {});
   void sendRaw(std::string_view bytes);
   void sendStreamHeader();
@@ -152,6 +180,12 @@ class C2sSession : public xml::StreamHandler {
   std::string pendingInput_;  // plaintext received while input is suspended
   bool inputSuspended_ = false;
   std::unordered_set<int64_t> offlineSeen_;  // offline ids delivered on this stream
+  // XMESH-DUAL: negotiated on this session; the presence a demoted session had, restored
+  // when it activates again; the id counter of server-initiated notices.
+  bool dual_ = false;
+  router::SharedBytes savedPresence_;
+  int savedPriority_ = 0;
+  uint32_t noticeSeq_ = 0;
 };
 
 }  // namespace xmesh::session

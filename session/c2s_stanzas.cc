@@ -7,6 +7,7 @@
 #include "router/roster_convert.h"
 #include "router/stanza_builder.h"
 #include "session/c2s_session.h"
+#include "session/dual_protocol.h"
 #include "session/namespaces.h"
 #include "store/store.h"
 #include "xml/element.h"
@@ -98,6 +99,15 @@ void C2sSession::handleBoundStanza(xml::Stanza&& s) {
       return failStream("invalid-from");
     }
   }
+  if (state_ == SessionState::Inactive && !allowedWhileInactive(s)) {
+    // An inactive session is silent (docs/dual-connections.md §3): it neither sends
+    // nor announces anything until it is activated.
+    if (s.name == "message") countIn(StanzaClass::Message);
+    else if (s.name == "presence") countIn(StanzaClass::Presence);
+    else if (s.name == "iq") countIn(StanzaClass::Iq);
+    else return failStream("unsupported-stanza-type");
+    return sendStanzaError(s, "not-allowed", "this session is inactive (urn:xmesh:dual:0)");
+  }
   if (s.name == "message") return handleMessage(std::move(s));
   if (s.name == "presence") return handlePresence(std::move(s));
   if (s.name == "iq") return handleIq(std::move(s));
@@ -150,15 +160,7 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
           if (r.ec == std::errc() && v >= -128 && v <= 127) priority = v;
         }
     }
-    bool initial = available && !available_;
-    available_ = available;
-    env_.router().broadcastPresence(env_, jid_, ref_, router::makeShared(s.withFrom(jid_.full())),
-                                    available, priority);
-    if (initial && priority >= 0) {
-      deliverPendingSubscriptions();
-      flushOffline();
-    }
-    return;
+    return announcePresence(router::makeShared(s.withFrom(jid_.full())), available, priority);
   }
   // Directed presence (RFC 6121 4.6).
   auto rs = std::make_shared<router::RoutedStanza>();
@@ -171,6 +173,18 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
   rs->bytes = router::makeShared(s.withFrom(jid_.full()));
   if (s.type != "error") env_.router().recordDirected(jid_, ref_, to->full(), available);
   env_.router().route(env_, std::move(rs));
+}
+
+// Broadcast presence (no 'to'), from the client or restored at activation: on the
+// initial one, pending subscription requests and offline messages follow (XEP-0160).
+void C2sSession::announcePresence(router::SharedBytes bytes, bool available, int priority) {
+  bool initial = available && !available_;
+  available_ = available;
+  env_.router().broadcastPresence(env_, jid_, ref_, std::move(bytes), available, priority);
+  if (initial && priority >= 0) {
+    deliverPendingSubscriptions();
+    flushOffline();
+  }
 }
 
 void C2sSession::handleIq(xml::Stanza&& s) {
@@ -208,6 +222,7 @@ void C2sSession::handleServerIq(const xml::Stanza& s) {
   if (n == ns::kDiscoItems && s.type == "get")
     return sendIqResult(s, "<query xmlns='http://jabber.org/protocol/disco#items'/>");
   if (n == ns::kBind) return sendStanzaError(s, "not-allowed", "already bound");
+  if (n == dual::kNs) return handleDualIq(s);
   sendStanzaError(s, "service-unavailable");
 }
 
@@ -276,7 +291,8 @@ void C2sSession::flushOffline() {
     if (!msgs.isOk() || msgs.value().empty()) return;
     env->post([env, id, msgs = std::move(msgs.value())] {
       C2sSession* self = env->findSession(id);
-      if (!self || !self->bound_) return;
+      // A session demoted meanwhile leaves them stored for the session that serves now.
+      if (!self || !self->routable()) return;
       for (const auto& m : msgs) {
         if (!self->offlineSeen_.insert(m.id).second) continue;  // fetched twice in a race
         LoopStats::add(env->stats().offlineDelivered);
@@ -395,6 +411,10 @@ std::optional<ResumeGrant> C2sSession::takeForResume(const std::string& username
   g.smId = smId_;
   g.available = available_;
   g.offlineSeen = std::move(offlineSeen_);
+  g.inactive = state_ == SessionState::Inactive;
+  g.dual = dual_;
+  g.savedPresence = std::move(savedPresence_);
+  g.savedPriority = savedPriority_;
   sm_ = StreamManagement{};
   // The old session ends silently: its resource now belongs to the new stream.
   if (transport_) {
@@ -406,6 +426,7 @@ std::optional<ResumeGrant> C2sSession::takeForResume(const std::string& username
   }
   if (detached_) LoopStats::sub(env_.stats().sessionsDetached);
   if (state_ == SessionState::Active) LoopStats::sub(env_.stats().sessionsActive);
+  if (state_ == SessionState::Inactive) LoopStats::sub(env_.stats().sessionsInactive);
   bound_ = false;
   detached_ = false;
   finished_ = true;
@@ -418,6 +439,9 @@ void C2sSession::completeResume(ResumeGrant grant, uint32_t clientH, std::string
   smId_ = std::move(grant.smId);
   available_ = grant.available;
   offlineSeen_ = std::move(grant.offlineSeen);
+  dual_ = grant.dual;
+  savedPresence_ = std::move(grant.savedPresence);
+  savedPriority_ = grant.savedPriority;
   sm_.adopt(std::move(grant.sm));
   std::vector<int64_t> offlineAcked;
   Status st = sm_.onAck(clientH, [&](const StreamManagement::Unacked& u) {
@@ -425,9 +449,10 @@ void C2sSession::completeResume(ResumeGrant grant, uint32_t clientH, std::string
   });
   bound_ = true;
   phase_ = Phase::Bound;
-  state_ = SessionState::Active;
+  // An inactive session resumes inactive: its directory entry kept active = false.
+  state_ = grant.inactive ? SessionState::Inactive : SessionState::Active;
   LoopStats::sub(env_.stats().sessionsNegotiating);
-  LoopStats::add(env_.stats().sessionsActive);
+  LoopStats::add(grant.inactive ? env_.stats().sessionsInactive : env_.stats().sessionsActive);
   LoopStats::add(env_.stats().smResumed);
   if (!st.isOk()) return failStream("undefined-condition", "handled-count-too-high");
   if (!offlineAcked.empty())

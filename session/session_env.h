@@ -3,11 +3,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "core/config.h"
 #include "router/router_env.h"
 #include "router/stanza_router.h"
 #include "session/auth_throttle.h"
+#include "session/dual_protocol.h"
 
 namespace xmesh::session {
 
@@ -30,6 +33,26 @@ class SessionEnv : public router::RouterEnv {
   // Where a user homed on `homeNode` must log in instead ("host:port" for RFC 6120
   // see-other-host), or "" when this node serves the user (or no topology is set).
   virtual std::string seeOtherHost(std::string_view homeNode) const = 0;
+
+  // Dual connections (docs/dual-connections.md), for a user homed on `homeNode`. The
+  // defaults describe a node without a topology: no dual connections, serves everyone.
+  // Whether the node offers the protocol at all (it has a topology).
+  virtual bool dualEnabled() const { return false; }
+  // The user's backup as this node sees it (the other node of its HA group).
+  virtual std::optional<dual::Backup> dualBackupFor(std::string_view homeNode) const {
+    (void)homeNode;
+    return std::nullopt;
+  }
+  // This node is the user's home or the home's HA peer: it may hold an inactive session.
+  virtual bool mayHoldInactive(std::string_view homeNode) const {
+    (void)homeNode;
+    return false;
+  }
+  // This node serves the user now (SRM view): only then may a session be active here.
+  virtual bool servesHome(std::string_view homeNode) const {
+    (void)homeNode;
+    return true;
+  }
 };
 
 }  // namespace xmesh::session

@@ -210,6 +210,9 @@ TEST_F(NodeTest, ConnectionsPerAddressAreCapped) {
   EXPECT_TRUE(again.openStream()) << "slots are released when connections close";
 }
 
+// A user served by another node is redirected at SASL success (RFC 6120 4.9.3.19). The
+// group is not HA: the home's HA peer waits for the bind instead, where a dual client may
+// bind an inactive session (tests/integration/dual_node_test.cc).
 TEST_F(NodeTest, LoginOnTheWrongNodeIsRedirectedWithSeeOtherHost) {
   NodeConfig cfg = NodeFixture::defaultConfig();
   cfg.nodeId = "n1";
@@ -217,9 +220,9 @@ TEST_F(NodeTest, LoginOnTheWrongNodeIsRedirectedWithSeeOtherHost) {
   std::string toml = "domain = 'localhost'\n[security]\nsecure = false\n"
                      "[[clusters]]\nid = 'c1'\n"
                      "[[clusters.nodes]]\nid = 'n1'\nhost = '127.0.0.1'\nc2s_port = " +
-                     std::to_string(fixture_->port()) +
+                     std::to_string(fixture_->port()) + "\nr2r_port = " + std::to_string(freePort()) +
                      "\n[[clusters.nodes]]\nid = 'n2'\nhost = '127.0.0.3'\nc2s_port = 5999\n"
-                     "[[clusters.groups]]\nid = 'g1'\nnodes = ['n1', 'n2']\nha = false\n";  // no SRM: served at once
+                     "[[clusters.groups]]\nid = 'g1'\nnodes = ['n1', 'n2']\nha = false\n";
   auto topo = topology::parseTopology(toml);
   ASSERT_TRUE(topo.isOk()) << topo.error().detail;
   fixture_->setTopology(std::make_shared<const topology::Topology>(std::move(topo.value())));
@@ -233,6 +236,7 @@ TEST_F(NodeTest, LoginOnTheWrongNodeIsRedirectedWithSeeOtherHost) {
   ASSERT_TRUE(a.openStream() && a.startTls());
   EXPECT_FALSE(a.authScram("alice", NodeFixture::password("alice")));
   EXPECT_EQ(a.streamError(), "see-other-host");
+  EXPECT_NE(a.lastError().find("127.0.0.3:5999"), std::string::npos) << a.lastError();
   auto b = online("bob");  // homed here: served here
   EXPECT_EQ(b->jid(), "bob@localhost/r");
 }
