@@ -437,6 +437,9 @@ void ClientSession::onActivateResult(const xml::Stanza& s) {
     transport_.send("<enable xmlns='urn:xmpp:sm:3'/>");
     smPending_ = smCounting_ = true;
   }
+  // Like a client after login: without a restored presence the session is not
+  // available, and messages to the bare JID would go to offline storage.
+  if (!info.presenceRestored) transport_.send("<presence/>");
   listener_.onActivated(*this, info);
 }
 
