@@ -25,6 +25,7 @@ Node::Node(NodeConfig config)
 
 Node::~Node() {
   // Store jobs post to loops: stop the store before the loops go away.
+  if (srmStore_) srmStore_->shutdown();
   if (store_) store_->shutdown();
   // init() failed, or start() never ran: no thread ever ran the loops, so close their
   // handles (listeners, wake-ups, the mesh's links) here, as join() would.
@@ -80,6 +81,21 @@ Status Node::init() {
       store::AsyncStoreOptions{.threads = static_cast<size_t>(std::max(1, config_.storeThreads))});
   if (!st.isOk()) return Status::fail(st.error().reason, st.error().detail);
   store_ = std::move(st.value());
+  if (topology_) {
+    auto self = topology_->nodeIndex(config_.nodeId);
+    if (self && topology_->backupOf(*self)) {
+      // The SRM's witness beats get a connection and a thread of their own: queued
+      // behind a burst of offline writes or roster loads they would arrive late and
+      // the node would fence itself under load.
+      auto srm = store::AsyncStore::start(
+          [path, domain = config_.domain]() {
+            return store::openSqlite(store::SqliteOptions{.path = path, .domain = domain});
+          },
+          store::AsyncStoreOptions{.threads = 1});
+      if (!srm.isOk()) return Status::fail(srm.error().reason, srm.error().detail);
+      srmStore_ = std::move(srm.value());
+    }
+  }
   for (int i = 0; i < config_.loops; ++i)
     loops_.push_back(std::make_unique<Loop>(*this, static_cast<uint32_t>(i)));
   for (auto& l : loops_) {

@@ -39,6 +39,9 @@ class Node {
   StanzaRouter& router() { return router_; }
   session::AuthThrottle& authThrottle() { return throttle_; }
   store::AsyncStore& store() { return *store_; }
+  // The SRM's own store connection (witness beats, role), when this node is in an HA
+  // group; the main store otherwise.
+  store::AsyncStore& srmStore() { return srmStore_ ? *srmStore_ : *store_; }
   const tls::TlsContext& tlsContext() const { return *tls_; }
   Loop& loop(uint32_t i) { return *loops_[i]; }
   uint32_t loopCount() const { return static_cast<uint32_t>(loops_.size()); }
@@ -95,6 +98,7 @@ class Node {
   StanzaRouter router_;
   session::AuthThrottle throttle_;
   std::unique_ptr<store::AsyncStore> store_;
+  std::unique_ptr<store::AsyncStore> srmStore_;
   std::shared_ptr<tls::TlsContext> tls_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::mutex addrMu_;

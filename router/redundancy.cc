@@ -47,7 +47,7 @@ Status Redundancy::start() {
   std::promise<Result<std::optional<store::NodeStatusRow>>> done;
   auto fut = done.get_future();
   const std::string selfId = topology_->node(self_).id;
-  if (!node_.store().submit([&done, selfId](store::Store& st) { done.set_value(st.getNodeStatus(selfId)); }))
+  if (!node_.srmStore().submit([&done, selfId](store::Store& st) { done.set_value(st.getNodeStatus(selfId)); }))
     return Status::fail("store-busy", "could not read the node's SRM role");
   auto row = fut.get();
   if (!row) return Status::fail(row.error().reason, "reading the SRM role: " + row.error().detail);
@@ -219,7 +219,7 @@ void Redundancy::beatWitness() {
   const std::string peerId = topology_->node(peer_).id;
   const int64_t aliveFor = topology_->clusterOf(self_).srm.heartbeatTimeout.count() + kWitnessMarginMs;
   RouterEnv& env = mesh_.meshEnv();
-  bool queued = node_.store().submit([this, &env, row, peerId, aliveFor](store::Store& st) mutable {
+  bool queued = node_.srmStore().submit([this, &env, row, peerId, aliveFor](store::Store& st) mutable {
     row.beatMs = wallMs();
     Status w = st.putNodeStatus(row);
     bool peerAlive = true;
