@@ -129,6 +129,23 @@ void C2sSession::onServingChanged(bool servedHere) {
   // A plain client learns where to log in again (§7). A detached one cannot be told: it
   // ends as at its resumption timeout.
   if (detached_) return releaseSession(true);
+  // XEP-0198: ask the client what it has before closing. Stanzas still unacknowledged
+  // at the close go to offline storage and come again at its next login; those it
+  // acknowledges now do not. It stays routable for the round trip (refusing its own
+  // stanzas meanwhile would lose them).
+  if (sm_.enabled() && sm_.unackedCount() > 0 && !moveAfterAck_) {
+    moveAfterAck_ = true;
+    moveDeadlineMs_ = env_.nowMs() + kMoveAckWaitMs;
+    sendRaw("<r xmlns='urn:xmpp:sm:3'/>");
+    return;
+  }
+  finishMove();
+}
+
+void C2sSession::finishMove() {
+  moveAfterAck_ = false;
+  if (finished_ || phase_ == Phase::Closed) return;
+  if (env_.servesHome(homeNode_)) return;  // moved back meanwhile
   if (redirectIfServedElsewhere()) return;
   failStream("system-shutdown", "no node serves this user now; log in again later");
 }

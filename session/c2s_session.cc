@@ -636,6 +636,8 @@ bool C2sSession::sweep(int64_t nowMs) {
     failStream("connection-timeout", "authentication timeout");
   } else if (nowMs - lastInputMs_ > int64_t{l.idleTimeoutSeconds} * 1000) {
     failStream("connection-timeout", "idle timeout");
+  } else if (moveAfterAck_ && nowMs >= moveDeadlineMs_) {
+    finishMove();  // no ack came back: redirect anyway
   } else if (bound_ && sm_.enabled() && sm_.unackedCount() > 0) {
     sendRaw("<r xmlns='urn:xmpp:sm:3'/>");
   }

@@ -133,6 +133,9 @@ class C2sSession : public xml::StreamHandler {
   void handleDualIq(const xml::Stanza& s);
   void activate(const xml::Stanza& s);
   void deactivate();
+  // A plain session whose user moved away: closed with see-other-host once the client
+  // acknowledged what it has (XEP-0198), or after kMoveAckWaitMs.
+  void finishMove();
   void sendDualNotice(std::string_view payload);
   std::string servingNodeText() const;
   void setActive(bool active);
@@ -183,6 +186,9 @@ class C2sSession : public xml::StreamHandler {
   // XMESH-DUAL: negotiated on this session; the presence a demoted session had, restored
   // when it activates again; the id counter of server-initiated notices.
   bool dual_ = false;
+  bool moveAfterAck_ = false;  // onServingChanged asked for an ack before redirecting
+  int64_t moveDeadlineMs_ = 0;
+  static constexpr int64_t kMoveAckWaitMs = 1000;
   router::SharedBytes savedPresence_;
   int savedPriority_ = 0;
   uint32_t noticeSeq_ = 0;

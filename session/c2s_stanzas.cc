@@ -350,6 +350,7 @@ void C2sSession::handleSm(const xml::Stanza& s) {
       (void)env_.submitStore([user = username_, ids = std::move(offlineAcked)](store::Store& store) {
         (void)store.deleteOffline(user, ids);
       }, username_);
+    if (moveAfterAck_) finishMove();  // the user moved away: now redirect
     return;
   }
   if (s.name == "resume") return failStream("policy-violation", "already bound");
