@@ -5,6 +5,9 @@
 //    never holds more than its bound; Invalid has a reason.
 //  - dir: a peer never takes over a user this node homes, and the per-node counts of the
 //    home directory always equal a recount.
+//  - srm: heartbeat and serving-claim records (router/srm_wire.h) from attribute lists
+//    of the input: a decoded record re-encodes and decodes to the same fields; claims
+//    never fail over a node without an HA backup, nor one claimed by a non-backup.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +17,8 @@
 #include "core/log.h"
 #include "mesh/stream_peek.h"
 #include "router/directory_sync.h"
+#include "router/serving_claims.h"
+#include "router/srm_wire.h"
 #include "topology/topology.h"
 
 namespace {
@@ -104,6 +109,66 @@ void fuzzDir(std::string_view in) {
   check(total == homes.size(), "per-node counts differ from the directory size");
 }
 
+// Pair topology for the claims: c0 = HA pair p0+p1 and a single s2.
+const xmesh::topology::Topology& pairTopo() {
+  static const xmesh::topology::Topology t = [] {
+    xmesh::topology::TopologyDesc d;
+    d.domain = "example.com";
+    xmesh::topology::ClusterDesc cd;
+    cd.id = "c0";
+    for (const char* id : {"p0", "p1", "s2"}) cd.nodes.push_back({.id = id, .host = std::string("h") + id});
+    cd.groups.push_back({.id = "pair", .nodes = {"p0", "p1"}});
+    cd.groups.push_back({.id = "single", .nodes = {"s2"}});
+    d.clusters.push_back(cd);
+    return std::move(xmesh::topology::Topology::build(d).value());
+  }();
+  return t;
+}
+
+// Lines "key=value" (keys from the records' own, or anything), a blank line ends one
+// record; each record is tried as a heartbeat and as a claim from a chosen announcer.
+void fuzzSrm(std::string_view in) {
+  xmesh::router::ServingClaims claims(pairTopo());
+  xmesh::r2r::Attrs attrs;
+  auto flush = [&](uint8_t announcer) {
+    if (auto hb = xmesh::router::decodeHeartbeat(attrs); hb.isOk()) {
+      auto again = xmesh::router::decodeHeartbeat(xmesh::router::encodeHeartbeat(hb.value()));
+      check(again.isOk(), "re-encoded heartbeat does not decode");
+      check(again->seq == hb->seq && again->incarnation == hb->incarnation && again->state == hb->state &&
+                again->reason == hb->reason && again->servesPeerUsers == hb->servesPeerUsers &&
+                again->epoch == hb->epoch && again->echoMs == hb->echoMs,
+            "heartbeat does not round-trip");
+    }
+    if (auto c = xmesh::router::decodeClaim(attrs); c.isOk()) {
+      auto again = xmesh::router::decodeClaim(xmesh::router::encodeClaim(c.value()));
+      check(again.isOk() && again->home == c->home && again->by == c->by && again->serving == c->serving &&
+                again->epoch == c->epoch,
+            "claim does not round-trip");
+      (void)claims.apply(static_cast<xmesh::topology::NodeIndex>(announcer % 3), c.value());
+      check(!claims.failedOver(2), "a node without a backup failed over");
+    }
+    attrs.clear();
+  };
+  size_t pos = 0;
+  while (pos < in.size()) {
+    size_t end = in.find('\n', pos);
+    if (end == std::string_view::npos) end = in.size();
+    std::string_view line = in.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) {
+      flush(0);
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      flush(static_cast<uint8_t>(line[0]));
+      continue;
+    }
+    attrs.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+  }
+  flush(1);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -112,7 +177,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 2, size - 2);
   size_t chunk = 1 + data[1] % 64;
-  if (data[0] % 2 == 0) fuzzPeek(in, chunk);
-  else fuzzDir(in);
+  switch (data[0] % 3) {
+    case 0: fuzzPeek(in, chunk); break;
+    case 1: fuzzDir(in); break;
+    default: fuzzSrm(in); break;
+  }
   return 0;
 }
