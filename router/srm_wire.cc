@@ -20,21 +20,25 @@ struct Reader {
   const r2r::Attrs& attrs;
   std::string bad;
   std::string_view get(std::string_view key) { return r2r::wire::findAttr(attrs, key); }
+  void fail(std::string_view key) {
+    if (!bad.empty()) bad += ',';
+    bad += key;
+  }
   template <typename T>
   void integer(std::string_view key, T& out) {
-    if (!parseInt(get(key), out)) bad += std::string(bad.empty() ? "" : ",") + std::string(key);
+    if (!parseInt(get(key), out)) fail(key);
   }
   void flag(std::string_view key, bool& out) {
     std::string_view v = get(key);
     if (v == "1") out = true;
     else if (v == "0") out = false;
-    else bad += std::string(bad.empty() ? "" : ",") + std::string(key);
+    else fail(key);
   }
   template <typename E>
   void slug(std::string_view key, E& out, std::optional<E> (*parse)(std::string_view)) {
     auto v = parse(get(key));
     if (v) out = *v;
-    else bad += std::string(bad.empty() ? "" : ",") + std::string(key);
+    else fail(key);
   }
 };
 
@@ -96,8 +100,8 @@ Result<ServingClaim> decodeClaim(const r2r::Attrs& attrs) {
   Reader r{attrs, {}};
   c.home = std::string(r.get("home"));
   c.by = std::string(r.get("by"));
-  if (c.home.empty()) r.bad += "home";
-  if (c.by.empty()) r.bad += std::string(r.bad.empty() ? "" : ",") + "by";
+  if (c.home.empty()) r.fail("home");
+  if (c.by.empty()) r.fail("by");
   r.flag("serving", c.serving);
   r.integer("epoch", c.epoch);
   c.state = std::string(r.get("state"));

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +26,19 @@ from typing import Dict, List, Optional
 from harness import DOMAIN, XMESHCTL, XMESHD, RawClient, free_port, parse_metrics
 
 PASSWORD = "mesh-pass"
+
+
+def seen(client, pattern: str, timeout: float = 10.0) -> str:
+    """Waits until `pattern` occurs anywhere in what the client received (order-free)."""
+    rx = re.compile(pattern, re.S)
+    deadline = time.monotonic() + timeout
+    while True:
+        m = rx.search(client.text)
+        if m:
+            return m.group(0)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pattern!r} not seen; got: {client.text[-1500:]!r}")
+        client.collect(0.1)
 
 
 class MeshNode:

@@ -14,24 +14,11 @@ import time
 import unittest
 
 from harness import DOMAIN
-from mesh_harness import Mesh
+from mesh_harness import Mesh, seen
 
 
 def body_ids(text: str, tag: str):
     return [int(m) for m in re.findall(rf"<body>{tag}-(\d+)</body>", text)]
-
-
-def seen(client, pattern: str, timeout: float = 10.0) -> str:
-    """Waits until `pattern` occurs anywhere in what the client received (order-free)."""
-    rx = re.compile(pattern, re.S)
-    deadline = time.monotonic() + timeout
-    while True:
-        m = rx.search(client.text)
-        if m:
-            return m.group(0)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{pattern!r} not seen; got: {client.text[-1500:]!r}")
-        client.collect(0.1)
 
 
 def available(client):

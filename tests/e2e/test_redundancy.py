@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import DOMAIN, RawClient
-from mesh_harness import PASSWORD, Mesh
+from mesh_harness import PASSWORD, Mesh, seen
 
 # Heartbeat every 200 ms, peer down after 1 s of silence (the 1-s target).
 SRM = "\n".join([
@@ -42,18 +42,6 @@ def wait_for(pred, timeout: float, what: str, step: float = 0.02):
             last = e
         time.sleep(step)
     raise AssertionError(f"{what}: not after {timeout}s (last: {last!r})")
-
-
-def seen(client, pattern: str, timeout: float = 10.0) -> str:
-    rx = re.compile(pattern, re.S)
-    deadline = time.monotonic() + timeout
-    while True:
-        m = rx.search(client.text)
-        if m:
-            return m.group(0)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{pattern!r} not seen; got: {client.text[-1500:]!r}")
-        client.collect(0.1)
 
 
 def try_login(node, user: str):
