@@ -4,6 +4,8 @@ find_package(Threads REQUIRED)
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(EXPAT REQUIRED IMPORTED_TARGET expat)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+# libpq for the PostgreSQL store (libpq-dev). Used without TLS: store/pg_conninfo.h.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(IDN REQUIRED IMPORTED_TARGET libidn)
 find_package(nlohmann_json REQUIRED)
 find_package(tomlplusplus REQUIRED)

@@ -60,6 +60,8 @@ std::string NodeConfig::resolvedStorePath() const {
   return storePath.empty() ? dataDir + "/xmesh.db" : storePath;
 }
 
+std::string NodeConfig::resolvedStoreSpec() const { return store.empty() ? resolvedStorePath() : store; }
+
 Result<NodeConfig> parseConfig(const std::string& text) {
   toml::table root;
   try {
@@ -77,6 +79,7 @@ Result<NodeConfig> parseConfig(const std::string& text) {
   top.get("loops", c.loops);
   top.get("data_dir", c.dataDir);
   top.get("store_path", c.storePath);
+  top.get("store", c.store);
   top.get("store_threads", c.storeThreads);
   top.get("scram_iterations", c.scramIterations);
   top.get("log_level", c.logLevel);
@@ -128,6 +131,7 @@ Result<NodeConfig> parseConfig(const std::string& text) {
   if (l.maxStanzaBytesPreAuth > l.maxStanzaBytes)
     errors += "limits: max_stanza_bytes_pre_auth must not exceed max_stanza_bytes; ";
   if (c.domain.empty()) errors += "domain must not be empty; ";
+  if (!c.store.empty() && !c.storePath.empty()) errors += "set either store or store_path, not both; ";
   if (!errors.empty()) return Error{"config-invalid", errors};
   return c;
 }

@@ -51,7 +51,11 @@ struct NodeConfig {
   std::string nodeId = "node1";
   int loops = 0;  // 0 = one per core
   std::string dataDir = "./xmesh-data";
-  std::string storePath;  // empty: <dataDir>/xmesh.db
+  std::string storePath;  // SQLite file; empty: <dataDir>/xmesh.db
+  // The store as a spec (store/open_store.h): "postgresql://...", "postgres://..." or
+  // "pg:<libpq key=value>" for PostgreSQL (docs/store-postgres.md), anything else an
+  // SQLite path. Empty: store_path. Setting both is a config error.
+  std::string store;
   int storeThreads = 2;
   int scramIterations = 4096;
   std::string logLevel = "info";
@@ -60,6 +64,8 @@ struct NodeConfig {
   LimitsConfig limits;
 
   std::string resolvedStorePath() const;
+  // What the node opens: `store` when set, else the SQLite path above.
+  std::string resolvedStoreSpec() const;
 };
 
 // Parses a TOML file; unknown keys are an error (typos must not pass silently).

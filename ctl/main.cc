@@ -11,7 +11,7 @@
 #include "ctl/gen_csv.h"
 #include "ctl/mesh_cli.h"
 #include "ctl/user_commands.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace {
 
@@ -35,21 +35,22 @@ int failure(const Error& e) {
 
 int finish(const Status& s) { return s ? 0 : failure(s.error()); }
 
-// --config supplies the store path and domain of a node's TOML file; --db and
-// --domain, when given, win over it.
-Result<store::SqliteOptions> storeOptions(const Globals& g, bool bulkLoad) {
-  store::SqliteOptions o;
+// --config supplies the store (its `store` spec or SQLite path) and domain of a node's
+// TOML file; --db and --domain, when given, win over it.
+Result<store::StoreFactory> storeFactory(const Globals& g, bool bulkLoad) {
+  std::string spec;
+  store::OpenOptions o;
   o.bulkLoad = bulkLoad;
   if (!g.config.empty()) {
     auto cfg = loadConfig(g.config);
     if (!cfg) return cfg.error();
-    o.path = cfg->resolvedStorePath();
+    spec = cfg->resolvedStoreSpec();
     o.domain = cfg->domain;
   }
-  if (!g.db.empty()) o.path = g.db;
+  if (!g.db.empty()) spec = g.db;
   if (!g.domain.empty()) o.domain = g.domain;
-  if (o.path.empty()) return Error{"usage", "--db PATH or --config FILE is required"};
-  return o;
+  if (spec.empty()) return Error{"usage", "--db STORE or --config FILE is required"};
+  return store::storeFactory(spec, o);
 }
 
 // "-" reads the password from the first line of stdin, keeping it out of `ps`.
@@ -63,9 +64,9 @@ std::string passwordArg(const std::string& arg) {
 
 template <typename Fn>
 int withStore(const Globals& g, bool bulkLoad, Fn fn) {
-  auto opts = storeOptions(g, bulkLoad);
-  if (!opts) return failure(opts.error());
-  auto st = store::openSqlite(opts.value());
+  auto factory = storeFactory(g, bulkLoad);
+  if (!factory) return failure(factory.error());
+  auto st = factory.value()();
   if (!st) return failure(st.error());
   return fn(*st.value());
 }
@@ -76,8 +77,9 @@ int main(int argc, char** argv) {
   CLI::App app{"xmesh administration and provisioning"};
   app.require_subcommand(1);
   Globals g;
-  app.add_option("--db", g.db, "SQLite store file");
-  app.add_option("--config", g.config, "xmeshd TOML config (store path and domain)");
+  app.add_option("--db", g.db,
+                 "store: an SQLite file, or PostgreSQL as postgresql://... or pg:<libpq key=value>");
+  app.add_option("--config", g.config, "xmeshd TOML config (its store and domain)");
   app.add_option("--domain", g.domain, "served XMPP domain (user remove drops name@domain from rosters)");
 
   std::string name, password, node, file;
@@ -132,9 +134,9 @@ int main(int argc, char** argv) {
   }
 
   auto openStore = [&g]() -> Result<store::StorePtr> {
-    auto opts = storeOptions(g, false);
-    if (!opts) return opts.error();
-    return store::openSqlite(opts.value());
+    auto factory = storeFactory(g, false);
+    if (!factory) return factory.error();
+    return factory.value()();
   };
   if (auto s = mesh.run(openStore)) return finish(*s);
   if (*add) return withStore(g, false, [&](store::Store& st) {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "store/row_codec.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_stmt.h"
 
@@ -12,48 +13,10 @@ using sqlite::Stmt;
 using sqlite::Txn;
 using sqlite::Use;
 
-// Persisted codes: fixed here rather than enum casts, so reordering Sub cannot
-// silently reinterpret stored rows.
-int64_t subCode(Sub s) {
-  switch (s) {
-    case Sub::None: return 0;
-    case Sub::To: return 1;
-    case Sub::From: return 2;
-    case Sub::Both: return 3;
-  }
-  return 0;
-}
-
-Sub subFromCode(int64_t c) {
-  switch (c) {
-    case 1: return Sub::To;
-    case 2: return Sub::From;
-    case 3: return Sub::Both;
-    default: return Sub::None;
-  }
-}
-
-constexpr char kGroupSep = '\x1f';
-
-std::string joinGroups(const std::vector<std::string>& groups) {
-  std::string out;
-  for (const auto& g : groups) {
-    if (!out.empty()) out += kGroupSep;
-    out += g;
-  }
-  return out;
-}
-
-std::vector<std::string> splitGroups(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    size_t p = s.find(kGroupSep);
-    out.emplace_back(s.substr(0, p));
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
+using codec::joinGroups;
+using codec::splitGroups;
+using codec::subCode;
+using codec::subFromCode;
 
 Status failWith(const Error& e) { return Status::fail(e.reason, e.detail); }
 

@@ -1,6 +1,8 @@
 // The persistent store: users and their SCRAM credentials, home-node assignment,
-// rosters and offline messages. SQLite is the embedded backend (sqlite_store.h);
-// PostgreSQL will implement the same interface, so no SQL dialect leaks out of here.
+// rosters and offline messages. SQLite is the embedded backend (sqlite_store.h),
+// PostgreSQL the shared one for clusters across hosts (postgres_store.h); both
+// implement this interface, so no SQL dialect leaks out of here. open_store.h picks
+// one from a store spec.
 //
 // Calls are synchronous and may block on disk or on another process's lock: they run
 // only on store worker threads (async_store.h), never on an event loop. One Store
@@ -13,7 +15,12 @@
 //   "busy"        the database stayed locked by another writer past the busy timeout
 //   "bad-secrets" a stored credential string does not parse (corrupt row)
 //   "schema"      the database was written by a newer xmesh (unknown schema version)
+//   "unavailable" the database server cannot be reached or the connection was lost
+//                 (PostgreSQL): temporary, the next call reconnects. The operation
+//                 may or may not have been applied if the loss hit its commit.
 //   "io"          any other database failure (detail carries the backend's message)
+// Opening a store may also fail with "bad-conninfo" (PostgreSQL: the connection string
+// does not parse or asks for TLS, see store/pg_conninfo.h).
 #pragma once
 #include <cstdint>
 #include <memory>

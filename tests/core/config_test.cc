@@ -40,5 +40,26 @@ TEST(Config, WrongTypeRejected) {
   EXPECT_FALSE(parseConfig("[tls]\nrequired = 3\n").isOk());
 }
 
+TEST(Config, StoreSpecDefaultsToTheSqlitePath) {
+  auto c = parseConfig("data_dir = \"/d\"\n");
+  ASSERT_TRUE(c.isOk());
+  EXPECT_EQ(c->resolvedStoreSpec(), "/d/xmesh.db");
+  auto path = parseConfig("store_path = \"/s/x.db\"\n");
+  ASSERT_TRUE(path.isOk());
+  EXPECT_EQ(path->resolvedStoreSpec(), "/s/x.db");
+}
+
+TEST(Config, StoreKeyTakesAPostgresConninfo) {
+  auto c = parseConfig("store = \"postgresql://xmesh@db.internal/xmesh\"\n");
+  ASSERT_TRUE(c.isOk()) << c.error().detail;
+  EXPECT_EQ(c->resolvedStoreSpec(), "postgresql://xmesh@db.internal/xmesh");
+}
+
+TEST(Config, StoreAndStorePathTogetherRejected) {
+  auto c = parseConfig("store = \"pg:host=/run/postgresql\"\nstore_path = \"x.db\"\n");
+  ASSERT_FALSE(c.isOk());
+  EXPECT_NE(c.error().detail.find("store_path"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xmesh

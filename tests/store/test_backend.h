@@ -1,6 +1,8 @@
 // Backends the store contract suite runs against. Each gives a fresh, empty database
 // and a factory for more connections to that same database, so multi-connection
-// behaviour is part of the contract. A PostgreSQL backend adds one entry here.
+// behaviour is part of the contract. "Postgres" runs against a private server the test
+// binary starts (pg_test_server.h); ctest runs those cases in one process
+// (tests/store/CMakeLists.txt) so the server starts once.
 #pragma once
 #include <functional>
 #include <memory>
