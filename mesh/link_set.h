@@ -63,7 +63,7 @@ struct LinkSetOptions {
   size_t maxUnackedBytes = 64u << 20;
   size_t socketHighWatermark = 8u << 20;  // Link output waits while more is on the socket
   size_t maxPeekBytes = 8192;             // plain mode: bound on the bytes before the header
-  std::vector<std::string> controlKinds = {"dir", "serve", "failover"};
+  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep"};
   std::vector<std::string> volatileKinds = {"srm"};
   // Tests only: listen / dial elsewhere than the topology's r2r endpoints.
   std::optional<topology::Endpoint> listenOverride;

@@ -43,7 +43,7 @@ struct LinkConfig {
   size_t maxUnitBytes = 1u << 20;      // largest unit either way (the parser's stanza limit)
   // Control kinds accepted from the peer; anything else in our namespace is an error.
   // Later features add kinds here, the Link itself does not change.
-  std::vector<std::string> controlKinds = {"dir", "serve", "failover"};
+  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep"};
   // Volatile control kinds: not counted, acknowledged or resent; written only while
   // established and lost with the connection (sendVolatile). For state that is stale
   // once a newer copy exists and dangerous when replayed late, e.g. SRM heartbeats: a

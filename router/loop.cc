@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "router/connection.h"
+#include "router/mesh_node.h"
 #include "router/node.h"
 
 namespace xmesh::router {
@@ -63,6 +64,15 @@ void Loop::onServingChanged(const std::string& homeNode, bool servedHere) {
     if (s->homeNode() == homeNode) ids.push_back(id);
   for (uint64_t id : ids)
     if (session::C2sSession* s = findSession(id)) s->onServingChanged(servedHere);
+}
+
+void Loop::publishReplicaSnapshot() {
+  for (const auto& [id, s] : registry_) s->publishReplicaSnapshot();
+}
+
+ReplicaSink* Loop::replicaSink() {
+  MeshNode* mesh = node_.mesh();
+  return mesh ? mesh->replicator() : nullptr;
 }
 
 int64_t Loop::nowMs() const { return static_cast<int64_t>(uv_now(const_cast<uv_loop_t*>(&loop_))); }

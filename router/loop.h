@@ -85,6 +85,9 @@ class Loop final : public session::SessionEnv {
   // session is demoted and told, a plain one redirected, an inactive one told to
   // activate. See docs/dual-connections.md §5-7.
   void onServingChanged(const std::string& homeNode, bool servedHere);
+  // Every active session of this loop publishes its full replica (router/replicator.h).
+  void publishReplicaSnapshot();
+  ReplicaSink* replicaSink() override;
 
   // Snapshot for /status (called from the admin thread: reads atomics only).
   const LoopStats& statsView() const { return stats_; }

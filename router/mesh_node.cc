@@ -14,6 +14,9 @@ namespace {
 
 constexpr int64_t kTickMs = 50;
 constexpr int64_t kStorePollMs = 1000;
+// How long sessions taken over wait for their client's activation before what they
+// held is routed again (the drill's dual clients activate within about 2 s).
+constexpr int64_t kReplicaHoldMs = 15000;
 // Directory batches per tick, over all peers: 8 × 1,000 users every 50 ms is 160,000
 // users/s, fast enough for a 45,000-user cluster in well under a second while leaving
 // the mesh loop free for stanzas between batches.
@@ -109,6 +112,11 @@ Status MeshNode::start() {
   }
   if (Status s = links_->start(); !s) return s;
   if (auto peer = topology_->backupOf(self_)) {
+    replicas_ = std::make_unique<ReplicaStore>(node_.config().limits.smMaxUnacked);
+    node_.router().setReplicaSource(replicas_.get());
+    if (r2r::Link* link = links_->link(*peer))
+      replicator_ = std::make_unique<Replicator>(node_, meshLoop_, topology_->node(self_).id,
+                                                 topology_->node(*peer).id, *link);
     redundancy_ = std::make_unique<Redundancy>(node_, *this, topology_, self_, *peer, node_.loop(meshLoop_).uvLoop());
     if (Status s = redundancy_->start(); !s) return s;
   }
@@ -160,6 +168,7 @@ void MeshNode::tick() {
     retries_.pop_front();
     node_.router().route(env(), std::move(s));
   }
+  if (replicas_) rerouteReleased(replicas_->expire(now));
   if (now - lastPollMs_ >= kStorePollMs) {
     lastPollMs_ = now;
     pollStore();
@@ -262,13 +271,18 @@ void MeshNode::onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hel
     for (const ServingClaim& c : claims_.claimsBy(self_)) sendClaim(peer, *link, encodeClaim(c));
   }
   if (redundancy_ && topology_->backupOf(self_) == peer) redundancy_->onPeerLinkUp();
+  if (replicator_ && topology_->backupOf(self_) == peer) replicator_->onLinkUp(full);
 }
 
 void MeshNode::onDown(topology::NodeIndex peer, std::string_view reason) {
   log::info("mesh", "link-down", {{"peer", topology_->node(peer).id}, {"reason", std::string(reason)}});
+  if (replicator_ && topology_->backupOf(self_) == peer) replicator_->onLinkDown();
 }
 
-void MeshNode::onWritable(topology::NodeIndex) { sync_->pump(kSyncBatchesPerTick); }
+void MeshNode::onWritable(topology::NodeIndex peer) {
+  sync_->pump(kSyncBatchesPerTick);
+  if (replicator_ && topology_->backupOf(self_) == peer) replicator_->onWritable();
+}
 
 void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
   switch (unit.kind) {
@@ -289,6 +303,7 @@ void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
         return refuse(peer, "srm-not-my-peer", topology_->node(peer).id);
       }
       if (unit.name() == kFailoverKind) return handleClaim(peer, unit);
+      if (unit.name() == replica::kKind) return handleReplica(peer, unit);
       log::debug("mesh", "control-ignored", {{"peer", topology_->node(peer).id}, {"kind", unit.name()}});
       return;
   }
@@ -422,6 +437,48 @@ void MeshNode::refreshSnapshot() {
   syncSnap_ = std::move(snap);
 }
 
+void MeshNode::handleReplica(topology::NodeIndex peer, const r2r::Unit& unit) {
+  // Only the PRG peer serves users whose sessions we may take over.
+  if (!replicas_ || topology_->backupOf(self_) != peer) return refuse(peer, "rep-not-my-peer", topology_->node(peer).id);
+  auto record = replica::decode(unit.attrs, unit.children);
+  if (!record) return refuse(peer, record.error().reason, record.error().detail);
+  replicas_->apply(std::move(record.value()));
+}
+
+void MeshNode::onServingStarted(const std::string& home) {
+  if (!replicas_) return;
+  // A peer that is gone cannot hand its plain sessions over any more (their clients log
+  // in again): their stanzas are routed again now. Dual sessions wait for the activation.
+  auto peer = topology_->backupOf(self_);
+  r2r::Link* link = peer ? links_->link(*peer) : nullptr;
+  bool peerGone = !link || link->state() != r2r::LinkState::Established;
+  rerouteReleased(replicas_->claim(home, peerGone, env().nowMs(), kReplicaHoldMs));
+}
+
+void MeshNode::rerouteReleased(std::vector<ReplicaStore::Released> released) {
+  for (ReplicaStore::Released& r : released) {
+    for (SharedBytes& bytes : r.messages) {
+      auto st = r2r::wire::stanzaFromCanonical(*bytes);
+      if (!st) continue;
+      auto from = jid::Jid::parse(st->from);
+      auto to = jid::Jid::parse(st->to);
+      if (!from.isOk() || !to.isOk()) continue;
+      auto rs = std::make_shared<RoutedStanza>();
+      rs->kind = StanzaKind::Message;
+      rs->name = std::move(st->name);
+      rs->type = std::move(st->type);
+      rs->id = std::move(st->id);
+      rs->bytes = std::move(bytes);
+      rs->from = std::move(from.value());
+      rs->to = std::move(to.value());
+      // The full JID's session is gone: RFC 6121 treats it as the bare JID (another
+      // resource, or offline storage).
+      node_.router().route(env(), std::move(rs));
+      replicaRerouted_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
 void MeshNode::renderMetrics(std::string& out) const {
   auto peers = links_ ? links_->snapshot() : std::vector<mesh::PeerStatus>{};
   std::vector<PeerSyncStatus> sync;
@@ -501,6 +558,16 @@ void MeshNode::renderMetrics(std::string& out) const {
   metric("xmesh_mesh_failover_claims_received_total", "counter", "Serving claims (failover records) received.", counters_.claimsReceived.load());
   metric("xmesh_mesh_failed_over_nodes", "gauge", "Nodes whose users their backup serves now.", node_.failover().snapshot().size());
   if (redundancy_) redundancy_->renderMetrics(out);
+  if (replicator_) {
+    metric("xmesh_replica_records_sent_total", "counter", "Replication records queued to the PRG peer.", replicator_->sent());
+    metric("xmesh_replica_records_dropped_total", "counter", "Replication records not sent (link down or full; a snapshot follows).", replicator_->dropped());
+    metric("xmesh_replica_snapshots_total", "counter", "Full snapshots of the active sessions sent to the PRG peer.", replicator_->snapshots());
+  }
+  if (replicas_) {
+    metric("xmesh_replica_sessions", "gauge", "Sessions of the PRG peer replicated here (live and taken over).", replicas_->sessions());
+    metric("xmesh_replica_stanzas", "gauge", "Unacknowledged stanzas of those sessions held here.", replicas_->stanzas());
+    metric("xmesh_replica_rerouted_total", "counter", "Replicated messages routed again after a takeover nobody activated.", replicaRerouted_.load());
+  }
   metric("xmesh_mesh_misrouted_total", "counter", "Stanzas for users this node's directory places elsewhere.", counters_.misrouted.load());
 }
 
@@ -537,6 +604,10 @@ void MeshNode::renderStatus(nlohmann::json& j) const {
     if (set.contains(n)) failed.push_back(topology_->node(n).id);
   j["mesh"]["failed_over"] = failed;
   if (redundancy_) redundancy_->renderStatus(j);
+  if (replicas_ && replicator_)
+    j["replica"] = {{"sent", replicator_->sent()}, {"dropped", replicator_->dropped()},
+                    {"snapshots", replicator_->snapshots()}, {"held_sessions", replicas_->sessions()},
+                    {"held_stanzas", replicas_->stanzas()}, {"rerouted", replicaRerouted_.load()}};
 }
 
 }  // namespace xmesh::router

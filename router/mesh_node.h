@@ -26,6 +26,8 @@
 #include "mesh/link_set.h"
 #include "router/directory_sync.h"
 #include "router/home_directory.h"
+#include "router/replica_store.h"
+#include "router/replicator.h"
 #include "router/mesh_routes.h"
 #include "router/serving_claims.h"
 #include "topology/topology.h"
@@ -79,6 +81,12 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   r2r::Link* linkTo(topology::NodeIndex peer) { return links_ ? links_->link(peer) : nullptr; }
   RouterEnv& meshEnv() { return env(); }
   void announceClaim(const ServingClaim& claim);
+  // Replication to and from the PRG peer (nullptr without an HA group); any thread.
+  Replicator* replicator() { return replicator_.get(); }
+  ReplicaStore* replicas() { return replicas_.get(); }
+  // Mesh loop: this node serves the users homed on `home` from now on: the peer's
+  // replicated sessions of them are held for the activations here (router/replica_store.h).
+  void onServingStarted(const std::string& home);
   // The SRM of this node's HA group (nullptr when it has none); any thread.
   Redundancy* redundancy() { return redundancy_.get(); }
   const Redundancy* redundancy() const { return redundancy_.get(); }
@@ -110,6 +118,9 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   void sendClaim(topology::NodeIndex peer, r2r::Link& link, const r2r::Attrs& attrs);
   void applyClaim(topology::NodeIndex announcer, const ServingClaim& claim);
   void refreshSnapshot();
+  void handleReplica(topology::NodeIndex peer, const r2r::Unit& unit);
+  // Routes the messages of replicated sessions nobody took over again (mesh loop).
+  void rerouteReleased(std::vector<ReplicaStore::Released> released);
   RouterEnv& env();
 
   Node& node_;
@@ -122,6 +133,9 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   std::unique_ptr<DirectorySync> sync_;
   ServingClaims claims_;
   std::unique_ptr<Redundancy> redundancy_;
+  std::unique_ptr<ReplicaStore> replicas_;
+  std::unique_ptr<Replicator> replicator_;
+  std::atomic<uint64_t> replicaRerouted_{0};
   uv_timer_t timer_{};
   bool timerStarted_ = false;
   int64_t lastPollMs_ = 0;

@@ -11,7 +11,7 @@
 #include "router/mesh_node.h"
 #include "router/redundancy.h"
 #include "sasl/scram.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 #include "tls/selfsigned.h"
 
 namespace xmesh::router {
@@ -73,11 +73,12 @@ Status Node::init() {
       .iterations = static_cast<uint32_t>(config_.scramIterations)});
   Status s = prepareTls();
   if (!s) return s;
-  std::string path = config_.resolvedStorePath();
+  // PostgreSQL or SQLite by the spec's form (store/open_store.h); one connection per worker.
+  store::StoreFactory openStore =
+      store::storeFactory(config_.resolvedStoreSpec(), store::OpenOptions{.domain = config_.domain});
+  log::info("node", "store", {{"spec", store::redactedSpec(config_.resolvedStoreSpec())}});
   auto st = store::AsyncStore::start(
-      [path, domain = config_.domain]() {
-        return store::openSqlite(store::SqliteOptions{.path = path, .domain = domain});
-      },
+      openStore,
       store::AsyncStoreOptions{.threads = static_cast<size_t>(std::max(1, config_.storeThreads))});
   if (!st.isOk()) return Status::fail(st.error().reason, st.error().detail);
   store_ = std::move(st.value());
@@ -87,11 +88,7 @@ Status Node::init() {
       // The SRM's witness beats get a connection and a thread of their own: queued
       // behind a burst of offline writes or roster loads they would arrive late and
       // the node would fence itself under load.
-      auto srm = store::AsyncStore::start(
-          [path, domain = config_.domain]() {
-            return store::openSqlite(store::SqliteOptions{.path = path, .domain = domain});
-          },
-          store::AsyncStoreOptions{.threads = 1});
+      auto srm = store::AsyncStore::start(openStore, store::AsyncStoreOptions{.threads = 1});
       if (!srm.isOk()) return Status::fail(srm.error().reason, srm.error().detail);
       srmStore_ = std::move(srm.value());
     }
@@ -200,6 +197,9 @@ bool Node::servesHome(std::string_view homeNode) const {
 void Node::servingChanged(topology::NodeIndex home, bool servedHere) {
   if (!topology_) return;
   std::string homeId = topology_->node(home).id;
+  // First the replicas (mesh loop, where the SRM acts): the activations that the loops'
+  // notices bring find the peer's sessions held for them.
+  if (servedHere && mesh_) mesh_->onServingStarted(homeId);
   for (auto& l : loops_) {
     Loop* loop = l.get();
     loop->post([loop, homeId, servedHere] { loop->onServingChanged(homeId, servedHere); });

@@ -1,46 +1,12 @@
 #include "router/srm_wire.h"
 
-#include <charconv>
+#include "router/attr_reader.h"
 
 namespace xmesh::router {
 namespace {
 
 std::string num(uint64_t v) { return std::to_string(v); }
 std::string snum(int64_t v) { return std::to_string(v); }
-
-template <typename T>
-bool parseInt(std::string_view text, T& out) {
-  if (text.empty()) return false;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && p == text.data() + text.size();
-}
-
-// Reads one attribute into `out`; missing or malformed fields are collected in `bad`.
-struct Reader {
-  const r2r::Attrs& attrs;
-  std::string bad;
-  std::string_view get(std::string_view key) { return r2r::wire::findAttr(attrs, key); }
-  void fail(std::string_view key) {
-    if (!bad.empty()) bad += ',';
-    bad += key;
-  }
-  template <typename T>
-  void integer(std::string_view key, T& out) {
-    if (!parseInt(get(key), out)) fail(key);
-  }
-  void flag(std::string_view key, bool& out) {
-    std::string_view v = get(key);
-    if (v == "1") out = true;
-    else if (v == "0") out = false;
-    else fail(key);
-  }
-  template <typename E>
-  void slug(std::string_view key, E& out, std::optional<E> (*parse)(std::string_view)) {
-    auto v = parse(get(key));
-    if (v) out = *v;
-    else fail(key);
-  }
-};
 
 }  // namespace
 
@@ -67,7 +33,7 @@ r2r::Attrs encodeHeartbeat(const srm::Heartbeat& hb) {
 
 Result<srm::Heartbeat> decodeHeartbeat(const r2r::Attrs& attrs) {
   srm::Heartbeat hb;
-  Reader r{attrs, {}};
+  AttrReader r{attrs, {}};
   r.integer("inc", hb.incarnation);
   r.integer("seq", hb.seq);
   r.integer("sent", hb.sentMs);
@@ -97,11 +63,9 @@ r2r::Attrs encodeClaim(const ServingClaim& c) {
 
 Result<ServingClaim> decodeClaim(const r2r::Attrs& attrs) {
   ServingClaim c;
-  Reader r{attrs, {}};
-  c.home = std::string(r.get("home"));
-  c.by = std::string(r.get("by"));
-  if (c.home.empty()) r.fail("home");
-  if (c.by.empty()) r.fail("by");
+  AttrReader r{attrs, {}};
+  r.text("home", c.home);
+  r.text("by", c.by);
   r.flag("serving", c.serving);
   r.integer("epoch", c.epoch);
   c.state = std::string(r.get("state"));

@@ -22,9 +22,9 @@
 namespace xmesh::router {
 
 // What a user's home replicated to its PRG peer (docs/dual-connections.md §4), handed to
-// an inactive session of that user when it activates here (§5). The r2r replication
-// fills it (issue 5, later); until a source is set, activation restores nothing
-// replicated and the session falls back on its own saved presence.
+// an inactive session of that user when it activates here (§5). router/replica_store.h
+// implements it from the r2r replication; without a source (no HA group), activation
+// restores nothing replicated and the session falls back on its own saved presence.
 class ReplicaSource {
  public:
   virtual ~ReplicaSource() = default;
@@ -36,6 +36,9 @@ class ReplicaSource {
     SharedBytes presence;  // the last broadcast presence, `from` = the activating full JID
     int priority = 0;
     std::vector<Pending> pending;  // undelivered after the client's h, in order
+    // Offline messages the client handled on its old stream (within its h) without the
+    // old node seeing the ack: still stored, to be deleted rather than delivered again.
+    std::vector<int64_t> offlineHandled;
   };
   // Removes and returns what is held for `full` (its bare JID's replica), keeping only
   // stanzas with a sequence after `clientH`. Called on the activating session's loop

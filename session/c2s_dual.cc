@@ -6,6 +6,7 @@
 #include "session/c2s_session.h"
 #include "session/dual_protocol.h"
 #include "session/namespaces.h"
+#include "store/store.h"
 #include "xml/element.h"
 
 namespace xmesh::session {
@@ -26,7 +27,10 @@ void C2sSession::handleDualIq(const xml::Stanza& s) {
   if (s.type == "get" && s.firstChildName == "query") {
     // A client that asks for its backup is dual-capable: at failover this session is
     // demoted and told, not closed.
-    dual_ = true;
+    if (!dual_) {
+      dual_ = true;
+      replicateOpen();  // the peer holds a dual session's stanzas for its activation
+    }
     return sendIqResult(s, dual::queryResult(env_.dualBackupFor(homeNode_)));
   }
   if (s.type == "set" && s.firstChildName == "activate") return activate(s);
@@ -68,7 +72,14 @@ void C2sSession::activate(const xml::Stanza& s) {
   router::SharedBytes presence = replicated ? std::move(replica.presence) : std::move(savedPresence_);
   savedPresence_.reset();
   dual_ = true;
+  handedOff_ = false;
+  demotionNoticeId_.clear();
   setActive(true);
+  replicateOpen();
+  if (!replica.offlineHandled.empty())
+    (void)env_.submitStore([user = username_, ids = std::move(replica.offlineHandled)](store::Store& st) {
+      (void)st.deleteOffline(user, ids);
+    }, username_);
   log::debug("dual", "activated", {{"jid", jid_.full()}, {"pending", std::to_string(replica.pending.size())}});
   sendIqResult(s, dual::activatedPayload(presence != nullptr, replica.pending.size()));
   // §5: the replicated stanzas first, in order, then presence; its broadcast fetches the
@@ -91,6 +102,9 @@ void C2sSession::deactivate() {
         }
     });
   }
+  // The PRG peer has this stream's unacknowledged stanzas (replicated) and delivers
+  // them at the client's activation there: not to offline storage at our end.
+  handedOff_ = replicaTarget() != nullptr;
   // Out of routing first, so nothing new is aimed at this session; what is in flight
   // is routed again by the loop (Loop::deliverLocal).
   setActive(false);
@@ -103,12 +117,33 @@ void C2sSession::deactivate() {
   }
   log::debug("dual", "deactivated", {{"jid", jid_.full()}});
   sendDualNotice(dual::deactivatedNotice());
+  demotionNoticeId_ = "dual" + std::to_string(noticeSeq_);
+  demotionGraceUntilMs_ = env_.nowMs() + kDemotionGraceMs;
+}
+
+bool C2sSession::sentBeforeDemotionSeen(const xml::Stanza& s) {
+  if (demotionNoticeId_.empty()) return false;
+  // The client's answer to <deactivated/> ends the stanzas it wrote before reading it.
+  if (s.name == "iq" && (s.type == "result" || s.type == "error") && s.id == demotionNoticeId_) {
+    demotionNoticeId_.clear();
+    return false;
+  }
+  if (env_.nowMs() > demotionGraceUntilMs_) {
+    demotionNoticeId_.clear();
+    return false;
+  }
+  if (s.name == "message") return true;
+  // IQs to other entities; the server's own IQs follow the inactive rules.
+  return s.name == "iq" && !allowedWhileInactive(s) && !s.to.empty() && s.to != env_.config().domain &&
+         s.to != jid_.bareString();
 }
 
 void C2sSession::sendDualNotice(std::string_view payload) {
   std::string id = "dual" + std::to_string(++noticeSeq_);
   // Through deliver(): counted for XEP-0198 and kept in a detached session's queue.
+  deliveringNotice_ = true;
   deliver(router::makeShared(dual::noticeIq(id, jid_.full(), payload)), StanzaClass::Iq);
+  deliveringNotice_ = false;
 }
 
 void C2sSession::onServingChanged(bool servedHere) {

@@ -519,6 +519,7 @@ void C2sSession::completeBind(std::string resource, std::string iqId,
   xml::appendEscapedText(out, jid_.full());
   out += "</jid></bind></iq>";
   sendRaw(out);
+  replicateOpen();
 }
 
 void C2sSession::sendStanzaError(const xml::Stanza& s, std::string_view condition,

@@ -89,6 +89,10 @@ class C2sSession : public xml::StreamHandler {
   bool sweep(int64_t nowMs);
   bool finished() const { return finished_; }
 
+  // Replication to the PRG peer (c2s_replica.cc): everything the peer needs to take this
+  // session over, published again in full when the peer's link (re)starts.
+  void publishReplicaSnapshot();
+
   // Resumption (XEP-0198): the old session on its own loop hands its state over.
   std::optional<ResumeGrant> takeForResume(const std::string& username);
   void completeResume(ResumeGrant grant, uint32_t clientH, std::string previd);
@@ -130,6 +134,7 @@ class C2sSession : public xml::StreamHandler {
 
   // XMESH-DUAL (c2s_dual.cc).
   bool allowedWhileInactive(const xml::Stanza& s) const;
+  bool sentBeforeDemotionSeen(const xml::Stanza& s);
   void handleDualIq(const xml::Stanza& s);
   void activate(const xml::Stanza& s);
   void deactivate();
@@ -139,6 +144,14 @@ class C2sSession : public xml::StreamHandler {
   void sendDualNotice(std::string_view payload);
   std::string servingNodeText() const;
   void setActive(bool active);
+
+  // Replication (c2s_replica.cc); each does nothing unless the session is replicated.
+  router::ReplicaSink* replicaTarget();
+  void replicateOpen();
+  void replicatePresence(const router::SharedBytes& bytes, bool available, int priority);
+  void replicateOut(const router::SharedBytes& bytes, StanzaClass cls, int64_t offlineId);
+  void replicateAck(uint32_t h);
+  void replicateClose();
 
   void sendStanzaError(const xml::Stanza& s, std::string_view condition, std::string_view text = {},
                        std::string_view errorType = {});
@@ -192,6 +205,15 @@ class C2sSession : public xml::StreamHandler {
   router::SharedBytes savedPresence_;
   int savedPriority_ = 0;
   uint32_t noticeSeq_ = 0;
+  bool deliveringNotice_ = false;  // our own notices are not replicated (the peer sends its own)
+  // Demoted while replicated: the PRG peer holds this stream's unacknowledged stanzas for
+  // the client's activation there, so they do not go to offline storage here at the end.
+  bool handedOff_ = false;
+  // A demoted session routes the messages the client wrote before it read the
+  // <deactivated/> notice: until the client answers it (its id), or the grace ends.
+  std::string demotionNoticeId_;
+  int64_t demotionGraceUntilMs_ = 0;
+  static constexpr int64_t kDemotionGraceMs = 5000;
 };
 
 }  // namespace xmesh::session

@@ -99,6 +99,12 @@ void C2sSession::handleBoundStanza(xml::Stanza&& s) {
       return failStream("invalid-from");
     }
   }
+  if (state_ == SessionState::Inactive && sentBeforeDemotionSeen(s)) {
+    // Written before the client read <deactivated/>: routed as from an active session
+    // (refusing them would drop what the client believes was accepted).
+    if (s.name == "message") return handleMessage(std::move(s));
+    return handleIq(std::move(s));
+  }
   if (state_ == SessionState::Inactive && !allowedWhileInactive(s)) {
     // An inactive session is silent (docs/dual-connections.md §3): it neither sends
     // nor announces anything until it is activated.
@@ -180,6 +186,7 @@ void C2sSession::handlePresence(xml::Stanza&& s) {
 void C2sSession::announcePresence(router::SharedBytes bytes, bool available, int priority) {
   bool initial = available && !available_;
   available_ = available;
+  replicatePresence(bytes, available, priority);
   env_.router().broadcastPresence(env_, jid_, ref_, std::move(bytes), available, priority);
   if (initial && priority >= 0) {
     deliverPendingSubscriptions();
@@ -265,6 +272,7 @@ void C2sSession::deliver(const router::SharedBytes& bytes, StanzaClass cls, int6
   env_.stats().out(cls);
   if (sm_.enabled()) {
     sm_.onSent(bytes, offlineId);
+    if (!deliveringNotice_) replicateOut(bytes, cls, offlineId);
     if (sm_.unackedCount() > env_.config().limits.smMaxUnacked) {
       if (detached_) return releaseSession(true);
       return failStream("policy-violation", "too many unacknowledged stanzas");
@@ -346,6 +354,7 @@ void C2sSession::handleSm(const xml::Stanza& s) {
       if (u.offlineId > 0) offlineAcked.push_back(u.offlineId);
     });
     if (!st.isOk()) return failStream("undefined-condition", "handled-count-too-high");
+    replicateAck(h);
     if (!offlineAcked.empty())
       (void)env_.submitStore([user = username_, ids = std::move(offlineAcked)](store::Store& store) {
         (void)store.deleteOffline(user, ids);
@@ -463,6 +472,7 @@ void C2sSession::completeResume(ResumeGrant grant, uint32_t clientH, std::string
   sendRaw("<resumed xmlns='urn:xmpp:sm:3' h='" + std::to_string(sm_.inboundHandled()) +
           "' previd='" + previd + "'/>");
   for (const auto& u : sm_.unacked()) sendRaw(*u.bytes);
+  replicateOpen();
   resumeInput();
 }
 
@@ -494,8 +504,10 @@ void C2sSession::releaseSession(bool broadcastUnavailable) {
     std::erase_if(u.resources, [&](const router::ResourceEntry& r) { return r.ref == ref_; });
   });
   // Messages this stream never acknowledged go back to offline storage, so a dropped
-  // connection loses nothing the sender was told was accepted.
-  storeUnackedOffline(env_, username_, sm_);
+  // connection loses nothing the sender was told was accepted; unless they were handed
+  // to the PRG peer at a move, which delivers them at the activation there.
+  replicateClose();
+  if (!handedOff_) storeUnackedOffline(env_, username_, sm_);
   sm_ = StreamManagement{};
   bound_ = false;
 }

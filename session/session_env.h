@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "router/replica_sink.h"
 #include "router/router_env.h"
 #include "router/stanza_router.h"
 #include "session/auth_throttle.h"
@@ -53,6 +54,9 @@ class SessionEnv : public router::RouterEnv {
     (void)homeNode;
     return true;
   }
+  // Where active sessions report what the PRG peer needs to take them over
+  // (router/replica_records.h); nullptr when this node is in no HA group.
+  virtual router::ReplicaSink* replicaSink() { return nullptr; }
 };
 
 }  // namespace xmesh::session

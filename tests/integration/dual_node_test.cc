@@ -318,7 +318,9 @@ TEST_F(DualNodeTest, AdminFailoverAndFallbackMoveADualClientWithoutReconnecting)
   EXPECT_TRUE(has(notice->bytes, "from-node='n1'")) << notice->bytes;
   auto ok = iq(*backup, "a1", "<iq type='set' id='a1'><activate xmlns='urn:xmesh:dual:0' h='0'/></iq>");
   ASSERT_TRUE(ok);
-  EXPECT_TRUE(has(ok->bytes, "<activated")) << ok->bytes;
+  // n1 replicated the session's presence: n2 restores it for the contacts.
+  EXPECT_TRUE(has(ok->bytes, "presence-restored='true'")) << ok->bytes;
+  ASSERT_TRUE(bob->waitFor(presenceWith("dnd"), 5000)) << "contacts see the replicated presence";
   backup->sendRaw("<presence><show>away</show></presence>");
   ASSERT_TRUE(bob->waitFor(presenceWith("away"), 5000));
   EXPECT_EQ(metric(0, "xmesh_JsmSessionsClientInactive"), 1u);
@@ -335,12 +337,58 @@ TEST_F(DualNodeTest, AdminFailoverAndFallbackMoveADualClientWithoutReconnecting)
   EXPECT_TRUE(has(fallback->bytes, "to-node='n1'")) << fallback->bytes;
   ok = iq(*home, "a2", "<iq type='set' id='a2'><activate xmlns='urn:xmesh:dual:0' h='0'/></iq>");
   ASSERT_TRUE(ok);
-  // Nothing is replicated yet (§4): n1 restores the presence its session had.
+  // n2 replicated the presence the user set there (§4): n1 restores that one, not the
+  // one its own session had before the failover.
   EXPECT_TRUE(has(ok->bytes, "presence-restored='true'")) << ok->bytes;
-  ASSERT_TRUE(bob->waitFor(presenceWith("dnd"), 5000)) << "contacts see the restored presence";
+  ASSERT_TRUE(bob->waitFor(presenceWith("away"), 5000)) << "contacts see the replicated presence";
   EXPECT_EQ(metric(0, "xmesh_JsmSessionsClient"), 1u);
   EXPECT_EQ(metric(1, "xmesh_JsmSessionsClientInactive"), 1u);
   EXPECT_FALSE(home->waitClosed(0));
 }
+
+// §4-5: the stanzas a stream wrote and the client never acknowledged are replicated to
+// the peer; the client's activation there gets exactly those after its `h`, and the old
+// node, which handed them over at the demotion, does not store them offline as well.
+TEST_F(DualNodeTest, UnacknowledgedStanzasFollowTheClientToThePeerExactlyOnce) {
+  auto bob = online(1, "bob");
+  auto home = online(0, "alice", "laptop");
+  ASSERT_TRUE(iq(*home, "d1", "<iq type='get' id='d1'><query xmlns='urn:xmesh:dual:0'/></iq>"));
+  home->sendRaw("<enable xmlns='urn:xmpp:sm:3'/>");
+  ASSERT_TRUE(home->waitFor([](const xml::Stanza& s) { return s.name == "enabled"; }));
+  auto backup = inactive(1, "alice", "laptop");
+  for (const char* body : {"one", "two", "three"}) bob->sendMessage("alice@localhost/laptop", body);
+  std::vector<std::string> seen;
+  while (seen.size() < 3) {
+    auto m = home->waitFor([](const xml::Stanza& s) { return s.name == "message"; }, 5000);
+    ASSERT_TRUE(m) << "only " << seen.size() << " messages on n1";
+    seen.push_back(bodyOf(*m));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"one", "two", "three"}));
+  // The peer holds all three until the client acknowledges them.
+  ASSERT_TRUE(eventually([&] { return metric(1, "xmesh_replica_stanzas") == 3; }))
+      << metric(1, "xmesh_replica_stanzas");
+
+  command(0, "failover");
+  ASSERT_TRUE(home->waitFor(dualNotice("deactivated"), 10'000));
+  ASSERT_TRUE(backup->waitFor(dualNotice("failover"), 10'000));
+  // The client handled the first one only (say its stream broke): two come again.
+  auto ok = iq(*backup, "a1", "<iq type='set' id='a1'><activate xmlns='urn:xmesh:dual:0' h='1'/></iq>");
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(has(ok->bytes, "pending='2'")) << ok->bytes;
+  std::vector<std::string> again;
+  for (const auto& s : drainWithPing(*backup))
+    if (s.name == "message") again.push_back(bodyOf(s));
+  EXPECT_EQ(again, (std::vector<std::string>{"two", "three"}));
+
+  // The demoted stream ends without an ack: its stanzas were handed over, so nothing of
+  // them reaches offline storage on n1 (it would come as a duplicate at the next login).
+  home->closeStream();
+  ASSERT_TRUE(eventually([&] { return metric(0, "xmesh_JsmSessionsComposed") == 0; }));
+  auto store = nodes_[0]->openStore();
+  auto offline = store->peekOffline("alice", 10);
+  ASSERT_TRUE(offline.isOk());
+  EXPECT_TRUE(offline.value().empty()) << offline.value().size() << " stored offline";
+}
+
 }  // namespace
 }  // namespace xmesh::testing

@@ -41,9 +41,10 @@ class NodeFixture {
   const NodeConfig& config() const { return config_; }
   router::Node& node() { return *node_; }
   static std::string password(const std::string& user) { return "pw-" + user; }
+  // A connection of the test's own to the node's store (to check what it wrote).
+  store::StorePtr openStore() const;
 
  private:
-  store::StorePtr openStore() const;
 
   NodeConfig config_;
   std::filesystem::path dir_;

@@ -12,8 +12,12 @@ balanced over the pair, driven by the real xmesh-loadgen under steady traffic.
 Messages: nothing acknowledged may be lost in the manual drill (the nodes are alive and
 the cluster's store keeps what a moving user could not take), and nothing is delivered
 twice (a moved plain session is asked for its XEP-0198 count before it is redirected).
-The kill -9 drill can lose, or deliver twice, what was in flight to or inside the killed
-process (stanzas are not replicated to the peer yet): pinned to a bound.
+In the dual drill the serving node replicates every stanza its sessions have not
+acknowledged to its peer (router/replica_records.h), and the activation there delivers
+exactly what follows the client's h: the fallback (both nodes alive) loses and
+duplicates nothing. At the kill -9 the messages the clients had written on the broken
+stream without an ack are in doubt (not counted lost), and what was in flight on the
+r2r link to the killed process can still be lost or come twice: pinned to a bound.
 Free ports, bounded runtime, processes stopped by PID.
 """
 import json
@@ -176,13 +180,17 @@ class DrillEndToEnd(unittest.TestCase):
         self.assertLess(failover["last_user_back_s"], 2.0, text[-3000:])
         # Fallback moves users without a reconnect.
         self.assertLess(fallback["downtime_us"]["max"], 2_000_000, text[-3000:])
-        # What was in flight to or inside the killed process when it died is either lost
-        # or (sent again to its next incarnation by the r2r link) delivered twice; bounded
-        # here, zero once stanzas are replicated to the peer (issue 5, open).
-        for step, bound in ((failover, 10), (fallback, 20)):
-            m = step["messages"]
-            self.assertGreater(m["sent"], 100, text[-3000:])
-            self.assertLessEqual(m["lost"] + m["in_doubt"] + m["duplicated"], m["sent"] // bound, text[-3000:])
+        # Replicated: the fallback, between two live nodes, is exact.
+        m = fallback["messages"]
+        self.assertGreater(m["sent"], 100, text[-3000:])
+        self.assertEqual(m["lost"], 0, text[-3000:])
+        self.assertEqual(m["duplicated"], 0, text[-3000:])
+        # The kill: what the clients wrote without an ack is in doubt; what was in flight
+        # on the r2r link into the dead process may be lost or (resent to its next
+        # incarnation) come twice. Measured 0 lost / 0 duplicated in most runs.
+        m = failover["messages"]
+        self.assertGreater(m["sent"], 100, text[-3000:])
+        self.assertLessEqual(m["lost"] + m["in_doubt"] + m["duplicated"], m["sent"] // 50, text[-3000:])
 
     def test_plain_clients_manual_failover_and_fallback_lose_nothing(self):
         report, text = self.run_drill(
