@@ -70,6 +70,35 @@ void Loop::publishReplicaSnapshot() {
   for (const auto& [id, s] : registry_) s->publishReplicaSnapshot();
 }
 
+bool Loop::whenReplicated(std::function<void()> done) {
+  MeshNode* mesh = node_.mesh();
+  if (!mesh || !mesh->replicating()) return false;
+  barrierWaiting_.push_back(std::move(done));
+  if (!barrierInFlight_) startBarrier();
+  return true;
+}
+
+void Loop::startBarrier() {
+  MeshNode* mesh = node_.mesh();
+  barrierInFlight_ = true;
+  auto b = std::make_shared<Barriers::Barrier>();
+  b->origin = index_;
+  b->tokensLeft = loopCount();
+  b->done = [this, waiting = std::move(barrierWaiting_)] {
+    barrierInFlight_ = false;
+    for (const auto& fn : waiting) fn();
+    if (!barrierWaiting_.empty()) startBarrier();
+  };
+  barrierWaiting_.clear();
+  // Behind whatever this loop handed to each loop, then behind what that loop handed to
+  // the mesh loop.
+  const uint32_t meshLoop = mesh->meshLoop();
+  for (uint32_t j = 0; j < loopCount(); ++j) {
+    Loop* via = &node_.loop(j);
+    runOn(j, [via, mesh, meshLoop, b] { via->runOn(meshLoop, [mesh, b] { mesh->barrierToken(b); }); });
+  }
+}
+
 ReplicaSink* Loop::replicaSink() {
   MeshNode* mesh = node_.mesh();
   return mesh ? mesh->replicator() : nullptr;
@@ -351,7 +380,12 @@ void Loop::handleEnvelope(Envelope&& e) {
 
 void Loop::onWake(uv_async_t* a) { static_cast<Loop*>(a->data)->drainInboxes(); }
 
-void Loop::onCheck(uv_check_t* c) { static_cast<Loop*>(c->data)->flushDirty(); }
+void Loop::onCheck(uv_check_t* c) {
+  Loop* self = static_cast<Loop*>(c->data);
+  self->flushDirty();
+  // Acks from peers arrived in this iteration's reads: complete the barriers they end.
+  if (MeshNode* mesh = self->node_.mesh(); mesh && mesh->meshLoop() == self->index_) mesh->checkBarriers();
+}
 
 void Loop::flushDirty() {
   // Flush every connection that produced output this iteration: one write each.

@@ -88,6 +88,7 @@ class Loop final : public session::SessionEnv {
   // Every active session of this loop publishes its full replica (router/replicator.h).
   void publishReplicaSnapshot();
   ReplicaSink* replicaSink() override;
+  bool whenReplicated(std::function<void()> done) override;
 
   // Snapshot for /status (called from the admin thread: reads atomics only).
   const LoopStats& statsView() const { return stats_; }
@@ -107,6 +108,7 @@ class Loop final : public session::SessionEnv {
   void flushOverflow();
   void flushDirty();
   void sweep();
+  void startBarrier();
 
   Node& node_;
   const uint32_t index_;
@@ -136,6 +138,10 @@ class Loop final : public session::SessionEnv {
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> dirty_;
   bool stopping_ = false;
+  // XEP-0198 answers waiting for replication (router/replica_barrier.h): one barrier in
+  // flight per loop, the waiters of the next one collected meanwhile.
+  bool barrierInFlight_ = false;
+  std::vector<std::function<void()>> barrierWaiting_;
   std::atomic<bool> closed_{false};  // handles being torn down: wake()/post() do nothing
 };
 

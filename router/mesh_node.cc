@@ -117,6 +117,12 @@ Status MeshNode::start() {
     if (r2r::Link* link = links_->link(*peer))
       replicator_ = std::make_unique<Replicator>(node_, meshLoop_, topology_->node(self_).id,
                                                  topology_->node(*peer).id, *link);
+    std::vector<r2r::Link*> links;
+    for (topology::NodeIndex p : topology_->peersOf(self_))
+      if (r2r::Link* l = links_->link(p)) links.push_back(l);
+    barriers_ = std::make_unique<Barriers>(std::move(links), [this](uint32_t loop, std::function<void()> fn) {
+      env().runOn(loop, std::move(fn));
+    });
     redundancy_ = std::make_unique<Redundancy>(node_, *this, topology_, self_, *peer, node_.loop(meshLoop_).uvLoop());
     if (Status s = redundancy_->start(); !s) return s;
   }

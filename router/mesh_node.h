@@ -26,6 +26,7 @@
 #include "mesh/link_set.h"
 #include "router/directory_sync.h"
 #include "router/home_directory.h"
+#include "router/replica_barrier.h"
 #include "router/replica_store.h"
 #include "router/replicator.h"
 #include "router/mesh_routes.h"
@@ -87,6 +88,16 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   // Mesh loop: this node serves the users homed on `home` from now on: the peer's
   // replicated sessions of them are held for the activations here (router/replica_store.h).
   void onServingStarted(const std::string& home);
+  // XEP-0198 acks after replication (router/replica_barrier.h). replicating(): any
+  // thread; the rest on the mesh loop.
+  bool replicating() const { return replicator_ && replicator_->streaming(); }
+  uint32_t meshLoop() const { return meshLoop_; }
+  void barrierToken(const std::shared_ptr<Barriers::Barrier>& b) {
+    if (barriers_) barriers_->tokenArrived(b);
+  }
+  void checkBarriers() {
+    if (barriers_ && !barriers_->idle()) barriers_->check();
+  }
   // The SRM of this node's HA group (nullptr when it has none); any thread.
   Redundancy* redundancy() { return redundancy_.get(); }
   const Redundancy* redundancy() const { return redundancy_.get(); }
@@ -135,6 +146,7 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   std::unique_ptr<Redundancy> redundancy_;
   std::unique_ptr<ReplicaStore> replicas_;
   std::unique_ptr<Replicator> replicator_;
+  std::unique_ptr<Barriers> barriers_;
   std::atomic<uint64_t> replicaRerouted_{0};
   uv_timer_t timer_{};
   bool timerStarted_ = false;

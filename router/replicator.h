@@ -33,6 +33,8 @@ class Replicator final : public ReplicaSink {
   void onLinkDown();
   void onWritable();
 
+  // Records flow to the peer now (any thread).
+  bool streaming() const { return streaming_.load(std::memory_order_acquire); }
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   uint64_t snapshots() const { return snapshots_.load(std::memory_order_relaxed); }

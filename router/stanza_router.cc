@@ -38,6 +38,50 @@ StanzaClass classOf(StanzaKind k) {
 
 bool routable(const ResourceEntry& r) { return r.active; }
 
+// The error a sender gets for a message the store could not keep. "quota" is the
+// recipient's state and lasts: cancel-type service-unavailable (XEP-0160). Anything else
+// ("unavailable", "busy", "io") is the database failing: internal-server-error, whose
+// type is 'wait' (stanza_builder.cc), so the client knows to send again later. Not
+// resource-constraint: that one already says "the store queue is full" (back-pressure).
+std::string_view offlineFailureCondition(const Error& e) {
+  return e.reason == "quota" ? "service-unavailable" : "internal-server-error";
+}
+
+// Roster writes that nobody waits for (the cached roster already holds the change):
+// a failure cannot be answered, so it is at least visible. The change lives on in the
+// cache while the user is online and is lost from the store if the write never lands.
+void logRosterWriteFailure(std::string_view user, const Status& s) {
+  if (s) return;
+  log::warn("router", "roster-write-failed",
+            {{"user", std::string(user)}, {"reason", s.error().reason}, {"detail", s.error().detail}});
+}
+
+Status persistRosterItem(store::Store& st, std::string_view user, const store::RosterItem& row) {
+  Status s = st.putRosterItem(user, row);
+  logRosterWriteFailure(user, s);
+  return s;
+}
+
+// An error reply to a subscription stanza the store could not apply. Those carry the
+// sender's bare JID (RFC 6121 3.1.2), which bounce() cannot match to one session: the
+// reply is routed like any presence to that JID (its available resources, on whichever
+// node serves it).
+void refuseSubscription(StanzaRouter& router, RouterEnv& env, const RoutedStanza& s,
+                        std::string_view condition) {
+  if (s.type == "error") return;
+  auto e = std::make_shared<RoutedStanza>();
+  e->kind = StanzaKind::Presence;
+  e->name = "presence";
+  e->type = "error";
+  e->id = s.id;
+  e->from = s.to;
+  e->to = s.from;
+  e->bytes = makeShared(buildStanzaError("presence", s.to.full(), s.from.full(), s.id, condition, {}));
+  env.stats().error(condition == "resource-constraint" ? ErrorReason::ResourceConstraint
+                                                        : ErrorReason::InternalError);
+  router.route(env, std::move(e));
+}
+
 // A presence the server originates on a user's behalf (subscription replies, unavailable
 // to directed-presence recipients), addressed and serialized once.
 std::shared_ptr<RoutedStanza> serverPresence(const jid::Jid& from, const jid::Jid& to,
@@ -146,13 +190,13 @@ void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStan
     bool unknownUser = false;
     auto user = st.getUser(s->to.local());
     if (!user.isOk()) {
-      condition = "internal-server-error";
+      condition = offlineFailureCondition(user.error());
     } else if (!user.value().has_value()) {
       condition = "service-unavailable";
       unknownUser = true;
     } else {
       auto r = st.pushOffline(s->to.local(), withDelayStamp(*s->bytes, domain, now), now, maxPerUser);
-      if (!r.isOk()) condition = r.error().reason == "quota" ? "service-unavailable" : "internal-server-error";
+      if (!r.isOk()) condition = offlineFailureCondition(r.error());
     }
     envp->post([s, condition, unknownUser, envp, self] {
       if (condition.empty()) {
@@ -270,7 +314,7 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
     if (fx.changed) {
       store::RosterItem row = toStoreItem(fx.item);
       std::string user = s->to.local();
-      (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+      (void)env.submitStore([user, row](store::Store& st) { (void)persistRosterItem(st, user, row); }, user);
     }
     if (fx.outcome.stateChanged) pushRoster(env, contactBare, fx.item, false);
     if (fx.outcome.forward)
@@ -285,8 +329,13 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
   RouterEnv* envp = &env;
   StanzaRouter* self = this;
   bool queued = env.submitStore([s, event, senderBare, envp, self](store::Store& st) {
+    // The store could not apply it: the sender hears so (a 'wait' error, as for an
+    // offline message) rather than the request vanishing.
+    auto refuse = [&] {
+      envp->post([s, envp, self] { refuseSubscription(*self, *envp, *s, "internal-server-error"); });
+    };
     auto user = st.getUser(s->to.local());
-    if (!user.isOk()) return;
+    if (!user.isOk()) return refuse();
     if (!user.value().has_value()) {
       // RFC 6121 3.1.3: subscribe to a non-existent contact gets unsubscribed.
       if (event == roster::Event::InSubscribe) {
@@ -297,14 +346,14 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
       return;
     }
     auto rosterItems = st.getRoster(s->to.local());
-    if (!rosterItems.isOk()) return;
+    if (!rosterItems.isOk()) return refuse();
     RosterEntry entry{InternedJid(senderBare), {}, {}};
     for (const auto& i : rosterItems.value())
       if (i.contact == senderBare) entry = fromStoreItem(i);
     roster::Outcome o = roster::apply(entry.state, event);
     if (!(o.next == entry.state)) {
       entry.state = o.next;
-      (void)st.putRosterItem(s->to.local(), toStoreItem(entry));
+      if (!persistRosterItem(st, s->to.local(), toStoreItem(entry))) return refuse();
     }
     if (o.autoReplySubscribed) {
       envp->post([s, envp, self] {
@@ -312,7 +361,10 @@ void StanzaRouter::inboundSubscription(RouterEnv& env, std::shared_ptr<const Rou
       });
     }
   }, s->to.local());
-  if (!queued) log::warn("router", "subscription-dropped-store-busy", {{"to", contactBare}});
+  if (!queued) {
+    log::warn("router", "subscription-refused-store-busy", {{"to", contactBare}});
+    refuseSubscription(*this, env, *s, "resource-constraint");
+  }
 }
 
 void StanzaRouter::pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,
@@ -359,7 +411,7 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
   if (changed) {
     store::RosterItem row = toStoreItem(snapshot);
     std::string user = userFull.local();
-    (void)env.submitStore([user, row](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+    (void)env.submitStore([user, row](store::Store& st) { (void)persistRosterItem(st, user, row); }, user);
   }
   if (outcome.stateChanged) pushRoster(env, userBare, snapshot, false);
   if (outcome.forward) {
@@ -426,7 +478,9 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
   if (refused) return false;
   std::string user = userFull.local();
   if (remove) {
-    (void)env.submitStore([user, c = item.contact.str()](store::Store& st) { (void)st.removeRosterItem(user, c); }, user);
+    (void)env.submitStore([user, c = item.contact.str()](store::Store& st) {
+      logRosterWriteFailure(user, st.removeRosterItem(user, c));
+    }, user);
     pushRoster(env, userBare, result, true);
     // RFC 6121 2.5.2: removing an item cancels both subscription directions.
     jid::Jid contactJid = jid::Jid::parse(item.contact).value();
@@ -437,7 +491,9 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
     return true;
   }
   (void)existed;
-  (void)env.submitStore([user, row = toStoreItem(result)](store::Store& st) { (void)st.putRosterItem(user, row); }, user);
+  (void)env.submitStore([user, row = toStoreItem(result)](store::Store& st) {
+    (void)persistRosterItem(st, user, row);
+  }, user);
   pushRoster(env, userBare, result, false);
   return true;
 }

@@ -52,6 +52,13 @@ ErrorReason reasonFor(std::string_view condition) {
   if (condition == "system-shutdown") return ErrorReason::SystemShutdown;
   return ErrorReason::InternalError;
 }
+// A store that cannot answer at login (reason "busy", "unavailable", "io", ...) is the
+// server's fault, not the client's: counted under its own label so an outage shows up
+// in the metrics apart from wrong passwords.
+ErrorReason authStoreReason(std::string_view storeReason) {
+  return storeReason == "busy" ? ErrorReason::StoreBusy : ErrorReason::InternalError;
+}
+
 ErrorReason stanzaReasonFor(std::string_view condition) {
   if (condition == "service-unavailable") return ErrorReason::ServiceUnavailable;
   if (condition == "jid-malformed") return ErrorReason::JidMalformed;
@@ -266,24 +273,27 @@ void C2sSession::startScram(sasl::HashAlg alg, std::string_view initial) {
   bool queued = env_.submitStore([env, id, username, alg](store::Store& st) {
     std::optional<sasl::ScramCredentials> creds;
     std::string home;
-    bool storeFailed = false;
+    std::string storeError;  // the store's reason when it could not answer
     if (!username.empty()) {
       auto u = st.getUser(username);
       if (!u.isOk()) {
-        storeFailed = true;
+        storeError = u.error().reason;
       } else if (u.value() && !u.value()->disabled) {
         creds = alg == sasl::HashAlg::Sha1 ? u.value()->secrets.sha1 : u.value()->secrets.sha256;
         home = u.value()->homeNode;
       }
     }
-    env->post([env, id, creds, storeFailed, home] {
+    env->post([env, id, creds, storeError, home] {
       C2sSession* self = env->findSession(id);
       if (!self || self->phase_ != Phase::WaitingStore || !self->scram_) return;
       self->homeNode_ = home;
-      if (storeFailed) {
+      if (!storeError.empty()) {
+        // RFC 6120 6.5.9: temporary, the client may try again; never not-authorized,
+        // which would tell it the password is wrong.
         self->scram_.reset();
         self->phase_ = Phase::WaitFeatureRequest;
         self->resumeInput();
+        self->env_.stats().error(authStoreReason(storeError));
         return self->saslFailure(sasl::Failure::TemporaryAuthFailure, "store unavailable");
       }
       // Unknown users get a plausible challenge and fail at the end (no enumeration).
@@ -333,19 +343,23 @@ void C2sSession::finishPlain(sasl::PlainCredentials creds) {
   // PBKDF2 runs on the store thread, never on the event loop.
   bool queued = env_.submitStore([env, id, username, password = std::move(creds.password)](store::Store& st) {
     auto u = st.getUser(username);
-    bool storeFailed = !u.isOk();
-    bool ok = !storeFailed && u.value() && !u.value()->disabled &&
+    std::string storeError = u.isOk() ? std::string() : u.error().reason;
+    bool ok = storeError.empty() && u.value() && !u.value()->disabled &&
               sasl::verifyPassword(u.value()->secrets.sha256, password);
     std::string home = ok ? u.value()->homeNode : std::string();
-    env->post([env, id, ok, storeFailed, username, home] {
+    env->post([env, id, ok, storeError, username, home] {
       C2sSession* self = env->findSession(id);
       if (!self || self->phase_ != Phase::WaitingStore) return;
       self->homeNode_ = home;
       self->phase_ = Phase::WaitFeatureRequest;
       if (ok) {
         self->saslSuccess(username, {});
+      } else if (!storeError.empty()) {
+        // As for SCRAM: the store's failure is temporary, not a wrong password.
+        self->env_.stats().error(authStoreReason(storeError));
+        self->saslFailure(sasl::Failure::TemporaryAuthFailure, "store unavailable");
       } else {
-        self->saslFailure(storeFailed ? sasl::Failure::TemporaryAuthFailure : sasl::Failure::NotAuthorized);
+        self->saslFailure(sasl::Failure::NotAuthorized);
       }
       self->resumeInput();
     });

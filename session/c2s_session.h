@@ -129,6 +129,7 @@ class C2sSession : public xml::StreamHandler {
   void handleRosterIq(const xml::Stanza& s);
   void handleSm(const xml::Stanza& s);
   void handleResume(const xml::Stanza& s);
+  void answerAckRequest(uint32_t h);
   void deliverPendingSubscriptions();
   void announcePresence(router::SharedBytes bytes, bool available, int priority);
 
@@ -209,6 +210,7 @@ class C2sSession : public xml::StreamHandler {
   // Demoted while replicated: the PRG peer holds this stream's unacknowledged stanzas for
   // the client's activation there, so they do not go to offline storage here at the end.
   bool handedOff_ = false;
+  uint32_t ackAnswered_ = 0;  // the last h sent in an <a/>
   // A demoted session routes the messages the client wrote before it read the
   // <deactivated/> notice: until the client answers it (its id), or the grace ends.
   std::string demotionNoticeId_;

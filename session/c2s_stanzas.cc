@@ -341,7 +341,16 @@ void C2sSession::handleSm(const xml::Stanza& s) {
   }
   if (!sm_.enabled()) return failStream("unsupported-stanza-type", "stream management not enabled");
   if (s.name == "r") {
-    return sendRaw("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(sm_.inboundHandled()) + "'/>");
+    // With a PRG peer, "handled" means replicated: a kill -9 of this node right after the
+    // answer must not lose what it counts (router/replica_barrier.h).
+    SessionEnv* env = &env_;
+    uint64_t id = ref_.id;
+    uint32_t h = sm_.inboundHandled();
+    if (env_.whenReplicated([env, id, h] {
+          if (C2sSession* self = env->findSession(id)) self->answerAckRequest(h);
+        }))
+      return;
+    return answerAckRequest(h);
   }
   if (s.name == "a") {
     auto el = xml::parseElement(s.bytes, s.ns);
@@ -364,6 +373,14 @@ void C2sSession::handleSm(const xml::Stanza& s) {
   }
   if (s.name == "resume") return failStream("policy-violation", "already bound");
   failStream("unsupported-stanza-type");
+}
+
+void C2sSession::answerAckRequest(uint32_t h) {
+  if (finished_) return;
+  // Answers stay monotonic even if replication stopped between two <r/>s.
+  if (static_cast<int32_t>(h - ackAnswered_) < 0) h = ackAnswered_;
+  ackAnswered_ = h;
+  sendRaw("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(h) + "'/>");
 }
 
 void C2sSession::handleResume(const xml::Stanza& s) {

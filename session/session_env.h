@@ -57,6 +57,12 @@ class SessionEnv : public router::RouterEnv {
   // Where active sessions report what the PRG peer needs to take them over
   // (router/replica_records.h); nullptr when this node is in no HA group.
   virtual router::ReplicaSink* replicaSink() { return nullptr; }
+  // Runs `done` on this loop once everything handed on so far has reached the peers
+  // (router/replica_barrier.h); false when the node replicates to nobody (answer now).
+  virtual bool whenReplicated(std::function<void()> done) {
+    (void)done;
+    return false;
+  }
 };
 
 }  // namespace xmesh::session

@@ -390,5 +390,27 @@ TEST_F(DualNodeTest, UnacknowledgedStanzasFollowTheClientToThePeerExactlyOnce) {
   EXPECT_TRUE(offline.value().empty()) << offline.value().size() << " stored offline";
 }
 
+// "Handled" means on the peer: a sender's XEP-0198 <a/> comes only once the replica
+// records of what its stanzas caused are acknowledged by the PRG peer, so a kill -9 of
+// this node right after the answer loses nothing the answer counted.
+TEST_F(DualNodeTest, AckRequestIsAnsweredOnlyOnceTheDeliveriesAreOnThePeer) {
+  auto alice = online(0, "alice", "laptop");
+  alice->sendRaw("<enable xmlns='urn:xmpp:sm:3'/>");
+  ASSERT_TRUE(alice->waitFor([](const xml::Stanza& s) { return s.name == "enabled"; }));
+  auto carol = online(0, "carol");
+  carol->sendRaw("<enable xmlns='urn:xmpp:sm:3'/>");
+  ASSERT_TRUE(carol->waitFor([](const xml::Stanza& s) { return s.name == "enabled"; }));
+  const uint64_t before = metric(1, "xmesh_replica_stanzas");
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < 5; ++i) carol->sendMessage("alice@localhost/laptop", "m" + std::to_string(i));
+    carol->sendRaw("<r xmlns='urn:xmpp:sm:3'/>");
+    auto a = carol->waitFor([](const xml::Stanza& s) { return s.name == "a"; }, 5000);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(has(a->bytes, "h='" + std::to_string(5 * round) + "'")) << a->bytes;
+    // Read at once, no waiting: the answer implies the peer holds the deliveries.
+    EXPECT_GE(metric(1, "xmesh_replica_stanzas"), before + 5u * round) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace xmesh::testing

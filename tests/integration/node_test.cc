@@ -1,6 +1,7 @@
 // Real sockets, real TLS, a real multi-loop node in process: the paths that cross
 // loops (deliveries, XEP-0198 resumption hand-over) run here, and under TSan in CI.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <set>
 #include <thread>
@@ -287,6 +288,60 @@ TEST_F(NodeTest, SecondStopAfterTheLoopsExitedStillClosesEveryConnection) {
   for (uint32_t l = 0; l < node.loopCount(); ++l)
     open += node.loop(l).statsView().connections.load(std::memory_order_relaxed);
   EXPECT_EQ(open, 0u) << "connections left open after join()";
+}
+
+// Another writer holding the node's SQLite database (BEGIN IMMEDIATE from a connection of
+// the test's own): the node's writes fail with "busy" once its busy timeout (5 s) runs
+// out, its reads go on (WAL). The nearest a SQLite node comes to a database that is down.
+class StoreWriteLock {
+ public:
+  explicit StoreWriteLock(const std::string& path) {
+    held_ = sqlite3_open(path.c_str(), &db_) == SQLITE_OK &&
+            sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~StoreWriteLock() {
+    release();
+    sqlite3_close(db_);
+  }
+  StoreWriteLock(const StoreWriteLock&) = delete;
+  StoreWriteLock& operator=(const StoreWriteLock&) = delete;
+  bool held() const { return held_; }
+  void release() {
+    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool held_ = false;
+};
+
+TEST_F(NodeTest, WhileTheStoreCannotWriteOfflineMessagesAreRefusedAndChatGoesOn) {
+  startWith({"alice", "bob", "carol"});
+  auto a = online("alice");
+  a->sendPresence();
+  auto c = online("carol");
+  c->sendPresence();
+  StoreWriteLock lock(fixture_->config().resolvedStorePath());
+  ASSERT_TRUE(lock.held());
+  a->sendMessage("bob@localhost", "refused", "m1");
+  a->sendMessage("carol@localhost", "live", "m2");
+  auto live = c->waitFor(isMessage, 2000);
+  ASSERT_TRUE(live) << "online routing waited for the store";
+  EXPECT_EQ(bodyOf(*live), "live");
+  auto refused = a->waitFor([](const xml::Stanza& s) { return s.name == "message" && s.id == "m1"; }, 15000);
+  ASSERT_TRUE(refused) << "the offline message was neither stored nor refused";
+  EXPECT_EQ(refused->type, "error");
+  EXPECT_NE(refused->bytes.find("<error type='wait'><internal-server-error"), std::string::npos) << refused->bytes;
+  lock.release();
+  a->sendMessage("bob@localhost", "kept", "m3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto b = online("bob");
+  b->sendPresence();
+  auto m = b->waitFor(isMessage, 5000);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(bodyOf(*m), "kept") << "the refused message must not have been stored";
+  EXPECT_FALSE(b->waitFor(isMessage, 300));
 }
 
 }  // namespace
