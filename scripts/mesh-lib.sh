@@ -123,7 +123,12 @@ mesh_write_topology() {
   } > "$mesh_topology"
 }
 
-mesh_store() { echo "$mesh_dir/data/$1.db"; }
+# With mesh_pg_url (a PostgreSQL server's base URL, mesh_pg_dir its scripts/pg-local dir)
+# every cluster gets a database of its own on it instead of an SQLite file.
+mesh_pg_url="${mesh_pg_url:-}"
+mesh_store() {
+  if [[ -n "$mesh_pg_url" ]]; then echo "$mesh_pg_url/xmesh_$1"; else echo "$mesh_dir/data/$1.db"; fi
+}
 
 # The ids of a cluster's nodes, comma-separated (for awk).
 mesh_cluster_nodes() {
@@ -153,6 +158,7 @@ mesh_import() {
   local cl
   for cl in "${mesh_clusters[@]}"; do
     printf '  %-8s ' "$cl"
+    [[ -n "$mesh_pg_url" ]] && "$root/scripts/pg-local" createdb "$mesh_pg_dir" "xmesh_$cl"
     mesh_ctl --db "$(mesh_store "$cl")" import "$1/$cl.csv"
   done
 }
@@ -169,7 +175,7 @@ domain = "localhost"
 node_id = "$id"
 loops = $loops
 data_dir = "$mesh_dir/data/$id"
-store_path = "$(mesh_store "${mesh_cluster_of[$id]}")"
+$([[ -n "$mesh_pg_url" ]] && echo store || echo store_path) = "$(mesh_store "${mesh_cluster_of[$id]}")"
 scram_iterations = 4096
 log_level = "$level"
 TOML
