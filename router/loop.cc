@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kQueueCapacity = 8192;  // per (source, destination) pair
 }
 
-Loop::Loop(Node& node, uint32_t index) : node_(node), index_(index) {
+Loop::Loop(Node& node, uint32_t index, uint32_t loopCount) : node_(node), index_(index) {
   uv_loop_init(&loop_);
   loop_.data = this;
   uv_async_init(&loop_, &wake_, onWake);
@@ -25,7 +25,7 @@ Loop::Loop(Node& node, uint32_t index) : node_(node), index_(index) {
   uv_timer_init(&loop_, &sweepTimer_);
   sweepTimer_.data = this;
   readBuf_.reset(new char[kReadBufSize]);
-  uint32_t n = node.config().loops > 0 ? static_cast<uint32_t>(node.config().loops) : 1;
+  const uint32_t n = loopCount;
   for (uint32_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<SpscQueue<Envelope>>(kQueueCapacity));
   overflow_.resize(n);
   wakePending_.assign(n, false);

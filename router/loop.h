@@ -26,7 +26,8 @@ class Connection;
 
 class Loop final : public session::SessionEnv {
  public:
-  Loop(Node& node, uint32_t index);
+  // `loopCount`: every loop of the node (one queue from each).
+  Loop(Node& node, uint32_t index, uint32_t loopCount);
   ~Loop() override;
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;

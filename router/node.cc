@@ -82,9 +82,11 @@ Status Node::init() {
       store::AsyncStoreOptions{.threads = static_cast<size_t>(std::max(1, config_.storeThreads))});
   if (!st.isOk()) return Status::fail(st.error().reason, st.error().detail);
   store_ = std::move(st.value());
+  bool haNode = false;
   if (topology_) {
     auto self = topology_->nodeIndex(config_.nodeId);
     if (self && topology_->backupOf(*self)) {
+      haNode = true;
       // The SRM's witness beats get a connection and a thread of their own: queued
       // behind a burst of offline writes or roster loads they would arrive late and
       // the node would fence itself under load.
@@ -93,16 +95,21 @@ Status Node::init() {
       srmStore_ = std::move(srm.value());
     }
   }
-  for (int i = 0; i < config_.loops; ++i)
-    loops_.push_back(std::make_unique<Loop>(*this, static_cast<uint32_t>(i)));
+  // An HA node's r2r links (and with them the SRM's heartbeats) get a loop of their own,
+  // without clients: a login storm keeping the client loops busy for seconds must not
+  // delay heartbeats past the timeout, or the node loses its lease and fences itself.
+  const bool ownMeshLoop = haNode && topology_->nodes().size() > 1;
+  const auto total = static_cast<uint32_t>(config_.loops + (ownMeshLoop ? 1 : 0));
+  meshLoop_ = ownMeshLoop ? total - 1 : 0;
+  for (uint32_t i = 0; i < total; ++i) loops_.push_back(std::make_unique<Loop>(*this, i, total));
   for (auto& l : loops_) {
-    s = l->listen();
+    if (l->loopIndex() != meshLoop_ || meshLoop_ == 0) s = l->listen();
     if (!s) return s;
   }
   if (topology_ && topology_->nodes().size() > 1) {
     auto self = topology_->nodeIndex(config_.nodeId);
     if (!self) return Status::fail("topology-invalid", "node '" + config_.nodeId + "' is not in the topology");
-    mesh_ = std::make_unique<MeshNode>(*this, topology_, *self, 0, r2rListen_);
+    mesh_ = std::make_unique<MeshNode>(*this, topology_, *self, meshLoop_, r2rListen_);
     if (s = mesh_->start(); !s) return s;
     router_.setMesh(mesh_.get());
   }
@@ -127,7 +134,7 @@ void Node::stop() {
   // the wire before the loops close their links.
   if (mesh_ && mesh_->redundancy() && threadsStarted_) {
     MeshNode* mesh = mesh_.get();
-    loops_[0]->post([mesh] { mesh->shutdown(); });
+    loops_[meshLoop_]->post([mesh] { mesh->shutdown(); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   for (auto& l : loops_) l->stopAsync();

@@ -112,6 +112,8 @@ class Node {
   // live on loop 0.
   std::unique_ptr<MeshNode> mesh_;
   std::optional<topology::Endpoint> r2rListen_;
+  // The loop that owns the r2r links: 0, or an extra loop without clients (HA nodes).
+  uint32_t meshLoop_ = 0;
 };
 
 }  // namespace xmesh::router

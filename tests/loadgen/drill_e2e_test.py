@@ -34,6 +34,7 @@ from e2e_test import LOADGEN, SCENARIOS, XMESHCTL, XMESHD, free_port, stop, wait
 
 USERS = 500
 NODES = ("n1", "n2")
+ASSIGNMENT = "balanced"  # perf/failover_drill also runs "active-standby"
 SRM = """[srm]
 heartbeat_interval = "200ms"
 heartbeat_timeout = "1s"
@@ -51,7 +52,7 @@ def topology_toml(ports):
   admin_port = {ports[n]['admin']}
 """ for n in NODES)
     return f"""domain = "localhost"
-assignment = "balanced"
+assignment = "{ASSIGNMENT}"
 {SRM}
 [security]
 secure = false
