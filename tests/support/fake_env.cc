@@ -25,9 +25,11 @@ FakeEnv::FakeEnv(NodeConfig config)
   auto st = store::openSqlite(store::SqliteOptions{.path = (dir_ / "t.db").string()});
   if (!st.isOk()) throw std::runtime_error(st.error().detail);
   store_ = std::move(st.value());
+  faults_ = std::make_unique<FailingStore>(*store_);
 }
 
 FakeEnv::~FakeEnv() {
+  faults_.reset();
   store_.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
@@ -46,7 +48,7 @@ void FakeEnv::drain() {
     while (!jobs_.empty()) {
       auto j = std::move(jobs_.front());
       jobs_.pop_front();
-      j(*store_);
+      j(*faults_);
     }
     while (!posted_.empty()) {
       auto p = std::move(posted_.front());

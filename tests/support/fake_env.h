@@ -1,6 +1,7 @@
 // A SessionEnv for sans-IO tests: no libuv, no threads. Store jobs run against a real
-// SQLite file when drain() is called; deliveries to sessions of this env go straight in,
-// others are recorded. Tests step time by hand.
+// SQLite file when drain() is called (through a FailingStore, so a test can take the
+// database "down"); deliveries to sessions of this env go straight in, others are
+// recorded. Tests step time by hand.
 #pragma once
 #include <deque>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "session/c2s_session.h"
 #include "session/session_env.h"
 #include "store/store.h"
+#include "tests/support/failing_store.h"
 
 namespace xmesh::testing {
 
@@ -44,6 +46,8 @@ class FakeEnv : public session::SessionEnv {
   static NodeConfig defaultConfig();
 
   store::Store& store() { return *store_; }
+  // What store jobs run against: the SQLite store, failing on demand (failWith/heal).
+  FailingStore& storeFaults() { return *faults_; }
   void addUser(const std::string& name, const std::string& password);
   // Runs queued store jobs and posted callbacks until nothing is left.
   void drain();
@@ -86,6 +90,7 @@ class FakeEnv : public session::SessionEnv {
   NodeConfig config_;
   std::filesystem::path dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<FailingStore> faults_;  // wraps *store_
   router::Directory directory_;
   router::StanzaRouter router_;
   session::AuthThrottle throttle_;

@@ -1,0 +1,202 @@
+// What a node does while its database is down (issue 6 item 2): logins fail with a
+// temporary SASL error, offline messages are refused with a 'wait' error (never taken
+// and dropped), subscription requests to offline contacts likewise, and routing between
+// online users goes on. The FakeEnv's store fails on demand (tests/support/failing_store.h)
+// with the reasons a real backend gives: "unavailable", "busy", "io".
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/stats.h"
+#include "tests/session/session_client.h"
+#include "tests/support/fake_env.h"
+
+namespace xmesh::testing {
+namespace {
+
+constexpr const char* kTemporaryAuthFailure =
+    "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><temporary-auth-failure/>"
+    "<text xml:lang='en'>store unavailable</text></failure>";
+
+uint64_t errors(FakeEnv& env, ErrorReason r) { return env.stats_.errors[static_cast<size_t>(r)].load(); }
+
+std::string plainAuth(const std::string& user, const std::string& pw) {
+  return "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
+         sasl::base64Encode(std::string(1, '\0') + user + std::string(1, '\0') + pw) + "</auth>";
+}
+
+class StoreOutageTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    env_.addUser("alice", "secret");
+    env_.addUser("bob", "secret");
+  }
+  FailingStore& db() { return env_.storeFaults(); }
+  FakeEnv env_;
+};
+
+TEST_P(StoreOutageTest, ScramLoginIsATemporaryAuthFailureThenSucceedsOnRetry) {
+  Client c(env_);
+  c.toTls();
+  db().failWith(GetParam(), {"getUser"});
+  std::string r = c.scram("alice", "secret");
+  EXPECT_EQ(r, kTemporaryAuthFailure);
+  EXPECT_FALSE(c.transport().closed);
+  EXPECT_EQ(env_.stats_.authFailure.load(), 0u) << "not counted as a wrong password";
+  ErrorReason counted = GetParam() == "busy" ? ErrorReason::StoreBusy : ErrorReason::InternalError;
+  EXPECT_EQ(errors(env_, counted), 1u);
+  db().heal();
+  EXPECT_TRUE(has(c.scram("alice", "secret"), "<success")) << "the same stream may retry";
+}
+
+TEST_P(StoreOutageTest, PlainLoginIsATemporaryAuthFailure) {
+  Client c(env_);
+  c.toTls();
+  db().failWith(GetParam(), {"getUser"});
+  EXPECT_EQ(c.feed(plainAuth("alice", "secret")), kTemporaryAuthFailure);
+  EXPECT_EQ(env_.stats_.authFailure.load(), 0u);
+  db().heal();
+  EXPECT_TRUE(has(c.feed(plainAuth("alice", "secret")), "<success"));
+}
+
+TEST_P(StoreOutageTest, OfflineMessageIsRefusedWithAWaitErrorNotDropped) {
+  Client a(env_);
+  a.login("alice", "secret");
+  db().failWith(GetParam(), {"pushOffline"});
+  std::string r = a.feed("<message to='bob@localhost' id='m1' type='chat'><body>later</body></message>");
+  EXPECT_EQ(r, "<message from='bob@localhost' to='alice@localhost/r' id='m1' type='error'>"
+               "<error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+               "</error></message>");
+  EXPECT_TRUE(env_.store().peekOffline("bob", 10)->empty());
+  EXPECT_EQ(env_.stats_.offlineStored.load(), 0u);
+  db().heal();
+  a.feed("<message to='bob@localhost' id='m2' type='chat'><body>again</body></message>");
+  EXPECT_EQ(env_.store().peekOffline("bob", 10)->size(), 1u) << "stored once the database is back";
+}
+
+TEST_P(StoreOutageTest, OfflineMessageIsRefusedWhenTheRecipientCannotBeLookedUp) {
+  Client a(env_);
+  a.login("alice", "secret");
+  db().failWith(GetParam(), {"getUser"});
+  std::string r = a.feed("<message to='bob@localhost' id='m1'><body>x</body></message>");
+  EXPECT_TRUE(has(r, "<error type='wait'><internal-server-error")) << r;
+}
+
+TEST_P(StoreOutageTest, SubscriptionToAnOfflineContactIsRefusedWithAWaitError) {
+  Client a(env_);
+  a.login("alice", "secret");
+  a.feed("<presence/>");
+  db().failWith(GetParam());
+  std::string r = a.feed("<presence to='bob@localhost' type='subscribe' id='s1'/>");
+  EXPECT_TRUE(has(r, "<presence from='bob@localhost' to='alice@localhost' id='s1' type='error'>"
+                     "<error type='wait'><internal-server-error"))
+      << r;
+  db().heal();
+  r = a.feed("<presence to='bob@localhost' type='subscribe' id='s2'/>");
+  EXPECT_FALSE(has(r, "type='error'")) << r;
+  auto bobs = env_.store().getRoster("bob");
+  ASSERT_EQ(bobs->size(), 1u);
+  EXPECT_TRUE(bobs->front().pendingIn) << "the request waits in bob's roster once the database is back";
+}
+
+INSTANTIATE_TEST_SUITE_P(Reasons, StoreOutageTest, ::testing::Values("unavailable", "busy", "io"),
+                         [](const auto& p) { return p.param; });
+
+class StoreDownTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_.addUser("alice", "secret");
+    env_.addUser("bob", "secret");
+  }
+  FailingStore& db() { return env_.storeFaults(); }
+  FakeEnv env_;
+};
+
+TEST_F(StoreDownTest, TemporaryFailuresDoNotFeedTheAuthBackoff) {
+  NodeConfig cfg = FakeEnv::defaultConfig();
+  cfg.limits.authFailuresBeforeBackoff = 2;
+  FakeEnv env(cfg);
+  env.addUser("alice", "secret");
+  env.storeFaults().failWith("unavailable");
+  for (int i = 0; i < 3; ++i) {
+    Client c(env, "198.51.100.9");
+    c.toTls();
+    EXPECT_EQ(c.scram("alice", "secret"), kTemporaryAuthFailure);
+  }
+  env.storeFaults().heal();
+  Client c(env, "198.51.100.9");
+  c.toTls();
+  EXPECT_TRUE(has(c.scram("alice", "secret"), "<success")) << "the address was not throttled";
+}
+
+TEST_F(StoreDownTest, BindWhoseRosterCannotBeLoadedGetsAWaitErrorAndMayRetry) {
+  Client c(env_);
+  c.toTls();
+  ASSERT_TRUE(has(c.scram("alice", "secret"), "<success"));
+  c.feed(kHeader);
+  db().failWith("unavailable", {"getRoster"});
+  const std::string bind = "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
+  std::string r = c.feed(bind);
+  EXPECT_TRUE(has(r, "type='error'") && has(r, "<error type='wait'><internal-server-error")) << r;
+  db().heal();
+  EXPECT_TRUE(has(c.feed(bind), "<jid>alice@localhost/"));
+}
+
+TEST_F(StoreDownTest, RoutingBetweenOnlineUsersGoesOn) {
+  Client a(env_), b(env_);
+  a.login("alice", "secret");
+  b.login("bob", "secret");
+  b.feed("<presence/>");
+  db().failWith("unavailable");
+  a.feed("<message to='bob@localhost' id='m1' type='chat'><body>still here</body></message>");
+  EXPECT_TRUE(has(b.take(), "<body>still here</body>"));
+  a.feed("<message to='bob@localhost/r' id='m2'><body>full jid</body></message>");
+  EXPECT_TRUE(has(b.take(), "<body>full jid</body>"));
+}
+
+// XEP-0198 semantics: a message is "handled" (counted in h) when the node takes it, before
+// the offline write; a write that fails later reaches the sender as an error bounce.
+TEST_F(StoreDownTest, OfflineMessageIsAckedBeforeTheWriteAndRefusedAfter) {
+  Client a(env_);
+  a.login("alice", "secret");
+  EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
+  db().failWith("unavailable", {"pushOffline"});
+  a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>x</body></message>"
+                      "<r xmlns='urn:xmpp:sm:3'/>");
+  std::string beforeWrite = a.transport().take();
+  EXPECT_EQ(beforeWrite, "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+  std::string afterWrite = a.take();
+  EXPECT_TRUE(has(afterWrite, "id='m1' type='error'><error type='wait'><internal-server-error")) << afterWrite;
+}
+
+TEST_F(StoreDownTest, OfflineQuotaStaysAServiceUnavailableCancel) {
+  NodeConfig cfg = FakeEnv::defaultConfig();
+  cfg.limits.maxOfflinePerUser = 1;
+  FakeEnv env(cfg);
+  env.addUser("alice", "secret");
+  env.addUser("bob", "secret");
+  Client a(env);
+  a.login("alice", "secret");
+  EXPECT_EQ(a.feed("<message to='bob@localhost' id='m1'><body>1</body></message>"), "");
+  std::string r = a.feed("<message to='bob@localhost' id='m2'><body>2</body></message>");
+  EXPECT_TRUE(has(r, "<error type='cancel'><service-unavailable")) << r;
+}
+
+// Today's roster set (RFC 6121 2.3): the cached roster changes, the push and the IQ
+// result go out at once, and the store write runs afterwards; a write that fails is only
+// logged (router "roster-write-failed"). Answering after the write needs a completion
+// callback on StanzaRouter::setRosterItem (router/stanza_router.h). This pins what the
+// client sees until then.
+TEST_F(StoreDownTest, RosterSetIsAnsweredBeforeItsWriteWhichMayFail) {
+  Client a(env_);
+  a.login("alice", "secret");
+  db().failWith("unavailable", {"putRosterItem"});
+  std::string r = a.feed("<iq type='set' id='s1'><query xmlns='jabber:iq:roster'>"
+                         "<item jid='bob@localhost'/></query></iq>");
+  EXPECT_TRUE(has(r, "id='s1'") && has(r, "type='result'")) << r;
+  EXPECT_EQ(db().failures(), 1u) << "the write was tried";
+  EXPECT_TRUE(env_.store().getRoster("alice")->empty());
+}
+
+}  // namespace
+}  // namespace xmesh::testing
