@@ -178,6 +178,7 @@ class Srm {
 
   // srm_peer.cc: reactions to the peer's heartbeat.
   bool record(int64_t now, const Heartbeat& hb, bool& newIncarnation);
+  bool current(int64_t now, const Heartbeat& hb) const;
   void reactToPeer(int64_t now, const Heartbeat& hb, bool newIncarnation);
   void settle(int64_t now, const Heartbeat& hb, Reason why);
   void settleBothInitializing(int64_t now, const Heartbeat& hb);

@@ -31,8 +31,17 @@ void Srm::onPeerHeartbeat(int64_t nowMs, const Heartbeat& hb) {
   lastEventMs_ = nowMs;
   checkLease(nowMs);  // a node woken from SIGSTOP fences before it reads anything
   bool newIncarnation = false;
-  if (record(nowMs, hb, newIncarnation)) reactToPeer(nowMs, hb, newIncarnation);
+  if (record(nowMs, hb, newIncarnation) && current(nowMs, hb)) reactToPeer(nowMs, hb, newIncarnation);
   runTimers(nowMs);
+}
+
+// A heartbeat that echoes one of ours older than the timeout was written by a peer that
+// had not heard from us for that long: it was held on the way (a cut the TCP connection
+// survived) and describes a past the peer may have left since (it took our users over
+// meanwhile). Its order and echo still count (record); decisions wait for a current one.
+bool Srm::current(int64_t now, const Heartbeat& hb) const {
+  if (hb.echoIncarnation != incarnation_ || hb.echoMs <= 0) return true;  // nothing to judge by
+  return now - hb.echoMs <= timeoutMs_;
 }
 
 // Drops stale and duplicate heartbeats; keeps the view, the echo lease and the epoch.

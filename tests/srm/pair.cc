@@ -118,7 +118,7 @@ void Pair::drain(int i) {
       case Action::SendHeartbeat: {
         Heartbeat hb = s.srm->makeHeartbeat(now_);
         Sim& to = sims_[1 - i];
-        if (linkUp_[i] && to.running) to.inbox.emplace_back(now_ + latencyMs_, hb);
+        if (linkUp_[i] && to.running) to.inbox.emplace_back(stalled_[i] ? kHeld : now_ + latencyMs_, hb);
         break;
       }
       case Action::StartServingMyUsers: s.executed.myUsers = true; break;

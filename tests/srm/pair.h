@@ -75,6 +75,15 @@ class Pair {
   void healLink(int from) { linkUp_[from] = true; }
   void cutBoth() { linkUp_ = {false, false}; }
   void healBoth() { linkUp_ = {true, true}; }
+  // A cut the TCP connection survives: heartbeats are held, not lost, and arrive late and
+  // in order when the path comes back (the r2r link did not time out meanwhile).
+  void stallBoth() { stalled_ = {true, true}; }
+  void releaseBoth() {
+    stalled_ = {false, false};
+    for (Sim& s : sims_)
+      for (auto& [at, hb] : s.inbox)
+        if (at == kHeld) at = now_;
+  }
   void setWitnessLink(int i, bool up) { sims_[i].witnessLink = up; }
   void disableWitness() { witnessEnabled_ = false; }
   // How long the witness waits before it declares a silent node gone (its contract says
@@ -119,6 +128,8 @@ class Pair {
   int64_t witnessDelayMs_;
   bool witnessEnabled_ = true;
   std::array<bool, 2> linkUp_{true, true};  // linkUp_[i]: heartbeats from i reach the other
+  std::array<bool, 2> stalled_{false, false};  // heartbeats from i wait for releaseBoth()
+  static constexpr int64_t kHeld = std::numeric_limits<int64_t>::max();
   std::array<Sim, 2> sims_;
   uint64_t nextIncarnation_ = 1;
   size_t checks_ = 0;

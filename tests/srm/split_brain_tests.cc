@@ -96,6 +96,24 @@ TEST(SrmSplitBrain, IsolatedNodeStopsBeforeItsPeerTakesOver) {
   EXPECT_TRUE(p.is(kNode1, S::FailedOver, R::PeerDown));
 }
 
+// The same isolation, but the peer link's TCP connection survives the cut: the
+// heartbeats sent meanwhile (the peer still Normal, then taking over) arrive late, in
+// order, when the path comes back. Found by the multi-host test: the isolated node healed
+// on the stale "Normal" ones and took its users back, automatic fallback being off.
+TEST(SrmSplitBrain, StaleHeartbeatsHeldByTheLinkDoNotHealAnIsolatedNode) {
+  Pair p;
+  ASSERT_TRUE(settledNormal(p));
+  p.stallBoth();
+  p.setWitnessLink(kNode1, false);
+  ASSERT_TRUE(p.runUntil([&] { return p.srm(kNode2).state() == S::RunningInBackupMode; }, 2'000));
+  EXPECT_TRUE(p.is(kNode1, S::RunningInFailedMode, R::PeerDown));
+  p.setWitnessLink(kNode1, true);
+  p.run(50);  // the witness answers first: node 1's lease is valid before it hears anything
+  p.releaseBoth();
+  ASSERT_TRUE(both(p, S::FailedOver, S::RunningInBackupMode)) << p.describe();
+  EXPECT_FALSE(p.everWas(kNode1, S::Normal) && p.srm(kNode1).state() != S::FailedOver);
+}
+
 // SIGSTOP shorter than the fence time: nothing happens.
 TEST(SrmSplitBrain, ShortStopChangesNothing) {
   Pair p;
