@@ -438,7 +438,8 @@ void StanzaRouter::outboundSubscription(RouterEnv& env, const jid::Jid& userFull
 }
 
 bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, RosterEntry item,
-                                 bool remove, std::string* error) {
+                                 bool remove, std::string* error,
+                                 std::function<void(std::string_view condition)> stored) {
   const std::string userBare = userFull.bareString();
   bool refused = false;
   roster::ItemState before;
@@ -477,10 +478,22 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
   });
   if (refused) return false;
   std::string user = userFull.local();
+  // The write's outcome goes back to the caller's loop (the client's answer waits for it).
+  RouterEnv* home = &env;
+  auto report = [home, stored](const Status& s) {
+    if (!stored) return;
+    std::string condition = s ? "" : "internal-server-error";
+    home->post([stored, condition] { stored(condition); });
+  };
+  auto queued = [&](bool ok) {
+    if (!ok && stored) stored("resource-constraint");
+  };
   if (remove) {
-    (void)env.submitStore([user, c = item.contact.str()](store::Store& st) {
-      logRosterWriteFailure(user, st.removeRosterItem(user, c));
-    }, user);
+    queued(env.submitStore([user, c = item.contact.str(), report](store::Store& st) {
+      Status s = st.removeRosterItem(user, c);
+      logRosterWriteFailure(user, s);
+      report(s);
+    }, user));
     pushRoster(env, userBare, result, true);
     // RFC 6121 2.5.2: removing an item cancels both subscription directions.
     jid::Jid contactJid = jid::Jid::parse(item.contact).value();
@@ -491,9 +504,9 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
     return true;
   }
   (void)existed;
-  (void)env.submitStore([user, row = toStoreItem(result)](store::Store& st) {
-    (void)persistRosterItem(st, user, row);
-  }, user);
+  queued(env.submitStore([user, row = toStoreItem(result), report](store::Store& st) {
+    report(persistRosterItem(st, user, row));
+  }, user));
   pushRoster(env, userBare, result, false);
   return true;
 }

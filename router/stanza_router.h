@@ -10,6 +10,7 @@
 // service-unavailable. A message to an unavailable full JID is treated as addressed to
 // the bare JID (chat/normal/headline), as RFC 6121 8.5.3.2.1 allows.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,9 +66,12 @@ class StanzaRouter {
                             std::string_view type, std::string_view id);
 
   // Roster set/remove by the user (RFC 6121 2.3, 2.5). Returns false with `error` set
-  // when the request is refused (e.g. contact limit).
+  // when the request is refused (e.g. contact limit). Otherwise the cache and the pushes
+  // change at once and the store write follows; `stored`, if given, runs on this loop
+  // once the write is done: with "" when it is stored, else the (wait-type) condition to
+  // answer the client with (the database is down or busy, or the store queue is full).
   bool setRosterItem(RouterEnv& env, const jid::Jid& userFull, RosterEntry item, bool remove,
-                     std::string* error);
+                     std::string* error, std::function<void(std::string_view condition)> stored = {});
 
   // Sends roster pushes for `item` to every interested resource of `userBare`.
   void pushRoster(RouterEnv& env, std::string_view userBare, const RosterEntry& item,

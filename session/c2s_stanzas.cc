@@ -1,6 +1,8 @@
 // The bound session: stanzas from the client (RFC 6121), deliveries to it, roster and
 // server IQs, XEP-0198 acks and resumption, and the session's release.
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include "core/log.h"
 #include "sasl/credentials.h"
@@ -52,20 +54,48 @@ bool parseTo(const xml::Stanza& s, std::optional<jid::Jid>* to) {
 }
 
 // Unacknowledged messages of a session that ends go back to offline storage, keyed by
-// user so they queue behind earlier writes and ahead of the next login's fetch.
+// user so they queue behind earlier writes and ahead of the next login's fetch. Their
+// senders were told long ago that they were accepted: while the database is down
+// ("unavailable", "busy") the rest is kept and the write tried again, behind the other
+// jobs, for about a minute.
+struct UnackedWrite {
+  std::string user, domain;
+  std::vector<std::string> msgs;  // not yet stored, in order
+  size_t maxPerUser = 0;
+  int64_t nowMs = 0;
+  int attempts = 0;
+};
+constexpr int kUnackedWriteAttempts = 300;
+constexpr auto kUnackedWriteRetry = std::chrono::milliseconds(200);
+
+void submitUnackedWrite(SessionEnv& env, std::shared_ptr<UnackedWrite> w) {
+  SessionEnv* home = &env;
+  bool queued = env.submitStore([home, w](store::Store& st) {
+    while (!w->msgs.empty()) {
+      auto r = st.pushOffline(w->user, router::withDelayStamp(w->msgs.front(), w->domain, w->nowMs), w->nowMs,
+                              w->maxPerUser);
+      const bool transient = !r && (r.error().reason == "unavailable" || r.error().reason == "busy");
+      if (transient && ++w->attempts < kUnackedWriteAttempts) {
+        std::this_thread::sleep_for(kUnackedWriteRetry);
+        return submitUnackedWrite(*home, w);  // again, behind what queued meanwhile
+      }
+      if (!r) log::error("c2s", "unacked-message-not-stored", {{"user", w->user}, {"reason", r.error().reason}});
+      w->msgs.erase(w->msgs.begin());
+    }
+  }, w->user);
+  if (!queued) log::error("c2s", "unacked-messages-dropped-store-busy", {{"user", w->user}});
+}
+
 void storeUnackedOffline(SessionEnv& env, const std::string& user, StreamManagement& sm) {
-  std::vector<std::string> msgs;
+  auto w = std::make_shared<UnackedWrite>();
   for (const auto& u : sm.unacked())
-    if (u.offlineId == 0 && u.bytes->compare(0, 8, "<message") == 0) msgs.push_back(*u.bytes);
-  if (msgs.empty()) return;
-  std::string domain = env.config().domain;
-  size_t maxPerUser = env.config().limits.maxOfflinePerUser;
-  int64_t nowMs = env.nowMs();
-  bool queued = env.submitStore([user, msgs = std::move(msgs), domain, maxPerUser, nowMs](store::Store& st) {
-    for (const auto& m : msgs)
-      (void)st.pushOffline(user, router::withDelayStamp(m, domain, nowMs), nowMs, maxPerUser);
-  }, user);
-  if (!queued) log::error("c2s", "unacked-messages-dropped-store-busy", {{"user", user}});
+    if (u.offlineId == 0 && u.bytes->compare(0, 8, "<message") == 0) w->msgs.push_back(*u.bytes);
+  if (w->msgs.empty()) return;
+  w->user = user;
+  w->domain = env.config().domain;
+  w->maxPerUser = env.config().limits.maxOfflinePerUser;
+  w->nowMs = env.nowMs();
+  submitUnackedWrite(env, std::move(w));
 }
 
 // A session handed over for resumption whose new connection is already gone: the user
@@ -262,9 +292,19 @@ void C2sSession::handleRosterIq(const xml::Stanza& s) {
   entry.setNameAndGroups(std::string(itemEl.attr("name")), std::move(groups));
   bool remove = itemEl.attr("subscription") == "remove";
   std::string error;
-  if (!env_.router().setRosterItem(env_, jid_, std::move(entry), remove, &error))
+  // Answered once the store has it (or with a wait-type error if it could not: issue 6,
+  // a database that is down): a result means the change is durable.
+  SessionEnv* env = &env_;
+  uint64_t id = ref_.id;
+  auto request = std::make_shared<const xml::Stanza>(s);
+  auto stored = [env, id, request](std::string_view condition) {
+    C2sSession* self = env->findSession(id);
+    if (!self) return;
+    if (condition.empty()) return self->sendIqResult(*request);
+    self->sendStanzaError(*request, condition, "the roster change could not be stored; try again", "wait");
+  };
+  if (!env_.router().setRosterItem(env_, jid_, std::move(entry), remove, &error, stored))
     return sendStanzaError(s, error);
-  sendIqResult(s);
 }
 
 void C2sSession::deliver(const router::SharedBytes& bytes, StanzaClass cls, int64_t offlineId) {

@@ -154,6 +154,27 @@ TEST_F(StoreDownTest, RoutingBetweenOnlineUsersGoesOn) {
   EXPECT_TRUE(has(b.take(), "<body>full jid</body>"));
 }
 
+// A session that ends while the database is down: the messages it never acknowledged
+// (accepted from their senders long ago) are kept and stored once the database is back.
+TEST_F(StoreDownTest, UnacknowledgedMessagesOfAnEndingSessionWaitForTheDatabase) {
+  Client a(env_), b(env_);
+  a.login("alice", "secret");
+  b.login("bob", "secret");
+  b.feed("<enable xmlns='urn:xmpp:sm:3'/>");
+  b.feed("<presence/>");
+  a.feed("<message to='bob@localhost' id='m1' type='chat'><body>unacked</body></message>");
+  EXPECT_TRUE(has(b.take(), "<body>unacked</body>"));
+  db().failWith("unavailable", {"pushOffline"});
+  db().healAfter(3);  // back after three failed attempts
+  b.session().onDisconnect();  // not resumable: the session ends here
+  env_.drain();
+  EXPECT_EQ(db().failures(), 3u);
+  auto stored = env_.store().peekOffline("bob", 10);
+  ASSERT_TRUE(stored.isOk());
+  ASSERT_EQ(stored->size(), 1u) << "stored once the database was back";
+  EXPECT_TRUE(has(stored->front().bytes, "<body>unacked</body>"));
+}
+
 // XEP-0198 semantics: a message is "handled" (counted in h) when the node takes it, before
 // the offline write; a write that fails later reaches the sender as an error bounce.
 TEST_F(StoreDownTest, OfflineMessageIsAckedBeforeTheWriteAndRefusedAfter) {
@@ -182,20 +203,26 @@ TEST_F(StoreDownTest, OfflineQuotaStaysAServiceUnavailableCancel) {
   EXPECT_TRUE(has(r, "<error type='cancel'><service-unavailable")) << r;
 }
 
-// Today's roster set (RFC 6121 2.3): the cached roster changes, the push and the IQ
-// result go out at once, and the store write runs afterwards; a write that fails is only
-// logged (router "roster-write-failed"). Answering after the write needs a completion
-// callback on StanzaRouter::setRosterItem (router/stanza_router.h). This pins what the
-// client sees until then.
-TEST_F(StoreDownTest, RosterSetIsAnsweredBeforeItsWriteWhichMayFail) {
+// A roster set (RFC 6121 2.3) is answered once its store write is done: a result means
+// the change is stored; a write that fails (the database is down) gets a wait-type
+// error the client can retry on.
+TEST_F(StoreDownTest, RosterSetIsAnsweredAfterItsWriteWithAWaitErrorIfItFails) {
   Client a(env_);
   a.login("alice", "secret");
   db().failWith("unavailable", {"putRosterItem"});
   std::string r = a.feed("<iq type='set' id='s1'><query xmlns='jabber:iq:roster'>"
                          "<item jid='bob@localhost'/></query></iq>");
-  EXPECT_TRUE(has(r, "id='s1'") && has(r, "type='result'")) << r;
   EXPECT_EQ(db().failures(), 1u) << "the write was tried";
+  EXPECT_TRUE(has(r, "id='s1'") && has(r, "type='error'")) << r;
+  EXPECT_TRUE(has(r, "<error type='wait'><internal-server-error")) << r;
+  EXPECT_FALSE(has(r, "type='result'")) << r;
   EXPECT_TRUE(env_.store().getRoster("alice")->empty());
+
+  db().heal();
+  r = a.feed("<iq type='set' id='s2'><query xmlns='jabber:iq:roster'>"
+             "<item jid='carol@localhost'/></query></iq>");
+  EXPECT_TRUE(has(r, "id='s2'") && has(r, "type='result'")) << r;
+  EXPECT_EQ(env_.store().getRoster("alice")->size(), 1u);
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ class FailingStore final : public store::Store {
     ops_ = std::move(ops);
   }
   void heal() { failWith({}); }
+  // Heals by itself after `n` more injected failures (a database that comes back).
+  void healAfter(size_t n) { healAfter_ = n; }
   size_t failures() const { return failures_; }
 
   Result<std::optional<store::UserRecord>> getUser(std::string_view u) override {
@@ -115,7 +117,12 @@ class FailingStore final : public store::Store {
   std::optional<Error> fault(std::string_view op) {
     if (reason_.empty() || (!ops_.empty() && !ops_.contains(op))) return std::nullopt;
     ++failures_;
-    return Error{reason_, "injected failure of " + std::string(op)};
+    Error e{reason_, "injected failure of " + std::string(op)};
+    if (healAfter_ && --*healAfter_ == 0) {
+      healAfter_.reset();
+      heal();
+    }
+    return e;
   }
   static Status failed(const Error& e) { return Status::fail(e.reason, e.detail); }
 
@@ -123,6 +130,7 @@ class FailingStore final : public store::Store {
   std::string reason_;  // "" = healthy
   std::set<std::string, std::less<>> ops_;
   size_t failures_ = 0;
+  std::optional<size_t> healAfter_;
 };
 
 }  // namespace xmesh::testing
