@@ -40,6 +40,7 @@ import unittest
 import netlab
 from netlab import DOMAIN, Deployment, Lab, Postgres, RawClient, node_address, password, wait_for
 from harness import AuthFailed
+from mesh_harness import seen  # waits for a pattern in what a client received
 
 SRM = "\n".join([
     'heartbeat_interval = "200ms"',
@@ -47,19 +48,6 @@ SRM = "\n".join([
     'init_heartbeat_timeout = "3s"',
 ])
 USERS = 8  # two per node
-
-
-def seen(client: RawClient, pattern: str, timeout: float = 8.0) -> str:
-    """Waits until `pattern` occurs anywhere in what the client received (order-free)."""
-    rx = re.compile(pattern, re.S)
-    deadline = time.monotonic() + timeout
-    while True:
-        m = rx.search(client.text)
-        if m:
-            return m.group(0)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{pattern!r} not seen; got: {client.text[-1500:]!r}")
-        client.collect(0.05)
 
 
 def msg(to: str, body: str, id: str) -> str:
