@@ -12,6 +12,21 @@
 namespace xmesh::router {
 namespace {
 
+// A stanza for the router from a parsed one whose addresses are already checked; `bytes`
+// is its wire form with `from`.
+std::shared_ptr<RoutedStanza> routedStanza(xml::Stanza&& st, StanzaKind kind, jid::Jid from, jid::Jid to,
+                                           SharedBytes bytes) {
+  auto rs = std::make_shared<RoutedStanza>();
+  rs->kind = kind;
+  rs->name = std::move(st.name);
+  rs->type = std::move(st.type);
+  rs->id = std::move(st.id);
+  rs->bytes = std::move(bytes);
+  rs->from = std::move(from);
+  rs->to = std::move(to);
+  return rs;
+}
+
 constexpr int64_t kTickMs = 50;
 constexpr int64_t kStorePollMs = 1000;
 // How long sessions taken over wait for their client's activation before what they
@@ -348,14 +363,8 @@ void MeshNode::handleStanza(topology::NodeIndex peer, xml::Stanza&& st) {
     counters_.misrouted.fetch_add(1, std::memory_order_relaxed);
     log::debug("mesh", "misrouted", {{"peer", topology_->node(peer).id}, {"to", to->full()}});
   }
-  auto rs = std::make_shared<RoutedStanza>();
-  rs->kind = kind;
-  rs->name = std::move(st.name);
-  rs->type = std::move(st.type);
-  rs->id = std::move(st.id);
-  rs->bytes = makeShared(st.withFrom(st.from));
-  rs->from = std::move(from.value());
-  rs->to = std::move(to.value());
+  SharedBytes bytes = makeShared(st.withFrom(st.from));
+  auto rs = routedStanza(std::move(st), kind, std::move(from.value()), std::move(to.value()), std::move(bytes));
   rs->viaNode = static_cast<int16_t>(peer);
   node_.router().route(env(), std::move(rs));
 }
@@ -469,17 +478,10 @@ void MeshNode::rerouteReleased(std::vector<ReplicaStore::Released> released) {
       auto from = jid::Jid::parse(st->from);
       auto to = jid::Jid::parse(st->to);
       if (!from.isOk() || !to.isOk()) continue;
-      auto rs = std::make_shared<RoutedStanza>();
-      rs->kind = StanzaKind::Message;
-      rs->name = std::move(st->name);
-      rs->type = std::move(st->type);
-      rs->id = std::move(st->id);
-      rs->bytes = std::move(bytes);
-      rs->from = std::move(from.value());
-      rs->to = std::move(to.value());
       // The full JID's session is gone: RFC 6121 treats it as the bare JID (another
       // resource, or offline storage).
-      node_.router().route(env(), std::move(rs));
+      node_.router().route(env(), routedStanza(std::move(st.value()), StanzaKind::Message, std::move(from.value()),
+                                               std::move(to.value()), std::move(bytes)));
       replicaRerouted_.fetch_add(1, std::memory_order_relaxed);
     }
   }
