@@ -49,7 +49,8 @@ struct LoopStats {
   Counter smResumed{0};
   // Gauges owned by the loop (set, not added).
   Counter connections{0}, sessionsNegotiating{0}, sessionsActive{0}, sessionsInactive{0},
-      sessionsDetached{0}, outputQueuedBytes{0};
+      sessionsDetached{0}, outputQueuedBytes{0},
+      offlineHeld{0};  // messages waiting for a database that is down
 
   static void add(Counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
   static void sub(Counter& c, uint64_t n = 1) { c.fetch_sub(n, std::memory_order_relaxed); }

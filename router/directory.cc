@@ -38,6 +38,12 @@ RosterEntry* UserEntry::findContact(std::string_view bare) {
   return nullptr;
 }
 
+const RosterEntry* UserEntry::findContact(std::string_view bare) const {
+  for (const auto& r : roster)
+    if (r.contact == bare) return &r;
+  return nullptr;
+}
+
 size_t Directory::onlineUsersApprox() const {
   size_t n = 0;
   for (const auto& s : shards_) {

@@ -68,6 +68,7 @@ struct UserEntry {
   ResourceEntry* findResource(std::string_view resource);
   ResourceEntry* findSession(const SessionRef& ref);
   RosterEntry* findContact(std::string_view bare);
+  const RosterEntry* findContact(std::string_view bare) const;
 };
 
 class Directory {

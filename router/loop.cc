@@ -409,6 +409,7 @@ void Loop::sweep() {
   for (Connection* c : connections_) queued += c->queuedBytes();
   stats_.outputQueuedBytes.store(queued, std::memory_order_relaxed);
   for (uint64_t id : done) owned_.erase(id);
+  router().retryOfflineWrites(*this);
   // Output made by the sweep (timeouts, <r/>, releases) goes now, not after the next poll.
   flushDirty();
 }

@@ -64,6 +64,7 @@ class Loop final : public session::SessionEnv {
   void post(std::function<void()> fn) override;
   LoopStats& stats() override { return stats_; }
   int64_t nowMs() const override;
+  DeferredOfflineWrites& deferredOffline() override { return deferredOffline_; }
   const NodeConfig& config() const override;
   StanzaRouter& router() override;
   session::AuthThrottle& authThrottle() override;
@@ -138,6 +139,7 @@ class Loop final : public session::SessionEnv {
   std::unordered_set<uint64_t> attached_;  // sessions whose connection is still open
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> dirty_;
+  DeferredOfflineWrites deferredOffline_;
   bool stopping_ = false;
   // XEP-0198 answers waiting for replication (router/replica_barrier.h): one barrier in
   // flight per loop, the waiters of the next one collected meanwhile.

@@ -236,7 +236,7 @@ struct Totals {
   std::array<uint64_t, static_cast<size_t>(ErrorReason::kCount)> errors{};
   uint64_t bytesIn = 0, bytesOut = 0, accepted = 0, closed = 0, authOk = 0, authFail = 0,
            offlineStored = 0, offlineDelivered = 0, crossLoop = 0, overflow = 0, resumed = 0,
-           connections = 0, negotiating = 0, active = 0, inactive = 0, detached = 0, queued = 0;
+           connections = 0, negotiating = 0, active = 0, inactive = 0, detached = 0, queued = 0, offlineHeld = 0;
 };
 
 Totals sum(const std::vector<std::unique_ptr<Loop>>& loops) {
@@ -265,6 +265,7 @@ Totals sum(const std::vector<std::unique_ptr<Loop>>& loops) {
     t.inactive += load(s.sessionsInactive);
     t.detached += load(s.sessionsDetached);
     t.queued += load(s.outputQueuedBytes);
+    t.offlineHeld += load(s.offlineHeld);
   }
   return t;
 }
@@ -305,6 +306,8 @@ std::string Node::renderMetrics() const {
   metric("xmesh_auth_success_total", "counter", "Successful SASL authentications.", t.authOk);
   metric("xmesh_auth_failure_total", "counter", "Failed SASL authentications.", t.authFail);
   metric("xmesh_offline_stored_total", "counter", "Messages stored for offline users.", t.offlineStored);
+  metric("xmesh_offline_held", "gauge",
+         "Offline messages held in memory until the database takes them (it is down).", t.offlineHeld);
   metric("xmesh_offline_delivered_total", "counter", "Offline messages delivered.", t.offlineDelivered);
   metric("xmesh_crossloop_sent_total", "counter", "Envelopes handed to another loop.", t.crossLoop);
   metric("xmesh_crossloop_overflow_total", "counter", "Envelopes that waited for a full queue.", t.overflow);

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/stats.h"
+#include "router/deferred_offline.h"
 #include "router/directory.h"
 #include "router/routed_stanza.h"
 
@@ -35,6 +36,8 @@ class RouterEnv {
   virtual void runOn(uint32_t loop, std::function<void()> task) = 0;
   virtual LoopStats& stats() = 0;
   virtual int64_t nowMs() const = 0;
+  // Offline writes this loop holds while the database is down (router/deferred_offline.h).
+  virtual DeferredOfflineWrites& deferredOffline() = 0;
 };
 
 }  // namespace xmesh::router

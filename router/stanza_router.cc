@@ -40,11 +40,42 @@ bool routable(const ResourceEntry& r) { return r.active; }
 
 // The error a sender gets for a message the store could not keep. "quota" is the
 // recipient's state and lasts: cancel-type service-unavailable (XEP-0160). Anything else
-// ("unavailable", "busy", "io") is the database failing: internal-server-error, whose
-// type is 'wait' (stanza_builder.cc), so the client knows to send again later. Not
-// resource-constraint: that one already says "the store queue is full" (back-pressure).
+// is the database failing: internal-server-error, whose type is 'wait'
+// (stanza_builder.cc), so the client knows to send again later. Only "io" gets there
+// for an offline write: "unavailable" and "busy" hold the message instead
+// (router/deferred_offline.h). Not resource-constraint: that one says "the store queue
+// is full, or too many messages are held" (back-pressure).
 std::string_view offlineFailureCondition(const Error& e) {
   return e.reason == "quota" ? "service-unavailable" : "internal-server-error";
+}
+
+// The outcome of one offline write on a store worker. `transient`: the database is down
+// or overloaded ("unavailable", "busy"), so the message is held and tried again; other
+// failures are answered at once.
+struct OfflineWrite {
+  std::string condition;  // empty: stored
+  bool unknownUser = false;
+  bool transient = false;
+};
+
+OfflineWrite writeOffline(store::Store& st, const RoutedStanza& s, const std::string& domain,
+                          int64_t acceptedMs, size_t maxPerUser) {
+  OfflineWrite w;
+  auto fail = [&w](const Error& e) {
+    w.condition = offlineFailureCondition(e);
+    w.transient = e.reason == "unavailable" || e.reason == "busy";
+  };
+  auto user = st.getUser(s.to.local());
+  if (!user.isOk()) {
+    fail(user.error());
+  } else if (!user.value().has_value()) {
+    w.condition = "service-unavailable";
+    w.unknownUser = true;
+  } else {
+    auto r = st.pushOffline(s.to.local(), withDelayStamp(*s.bytes, domain, acceptedMs), acceptedMs, maxPerUser);
+    if (!r.isOk()) fail(r.error());
+  }
+  return w;
 }
 
 // Roster writes that nobody waits for (the cached roster already holds the change):
@@ -180,53 +211,85 @@ void StanzaRouter::routeMessage(RouterEnv& env, std::shared_ptr<const RoutedStan
 }
 
 void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
+  const int64_t now = env.nowMs();
+  // Behind messages already held for this user: written in the order they were taken.
+  if (env.deferredOffline().holds(s->to.local())) return holdOffline(env, std::move(s), now);
   size_t maxPerUser = config_.limits.maxOfflinePerUser;
   std::string domain = config_.domain;
-  int64_t now = env.nowMs();
   RouterEnv* envp = &env;
   StanzaRouter* self = this;
   bool queued = env.submitStore([s, maxPerUser, domain, now, envp, self](store::Store& st) {
-    std::string condition;
-    bool unknownUser = false;
-    auto user = st.getUser(s->to.local());
-    if (!user.isOk()) {
-      condition = offlineFailureCondition(user.error());
-    } else if (!user.value().has_value()) {
-      condition = "service-unavailable";
-      unknownUser = true;
-    } else {
-      auto r = st.pushOffline(s->to.local(), withDelayStamp(*s->bytes, domain, now), now, maxPerUser);
-      if (!r.isOk()) condition = offlineFailureCondition(r.error());
-    }
-    envp->post([s, condition, unknownUser, envp, self] {
-      if (condition.empty()) {
-        LoopStats::add(envp->stats().offlineStored);
-        // The user may have become available between the routing decision and the
-        // write: let its available sessions fetch the queue again.
-        std::vector<SessionRef> avail;
-        self->directory_.read(s->to.bareString(), [&](const UserEntry* u) {
-          if (!u) return;
-          for (const auto& r : u->resources)
-            if (r.available && r.active) avail.push_back(r.ref);
-        });
-        for (const auto& r : avail) envp->offlineArrived(r);
-        return;
-      }
+    OfflineWrite w = writeOffline(st, *s, domain, now, maxPerUser);
+    envp->post([s, w, now, envp, self] {
+      if (w.condition.empty()) return self->offlineStored(*envp, *s);
+      if (w.transient) return self->holdOffline(*envp, s, now);
       // Not a user of this node's store: while the mesh directory is still filling, the
       // recipient may be a user of another cluster not announced yet. Retry a while
       // before answering service-unavailable.
       constexpr uint8_t kMaxDirectoryRetries = 40;  // x 250 ms: 10 s
-      if (unknownUser && self->mesh_ && !s->fromMesh() &&
+      if (w.unknownUser && self->mesh_ && !s->fromMesh() &&
           s->directoryRetries < kMaxDirectoryRetries && self->mesh_->directoryPending()) {
         auto again = std::make_shared<RoutedStanza>(*s);
         ++again->directoryRetries;
         self->mesh_->retryLater(*envp, std::move(again));
         return;
       }
-      self->bounce(*envp, *s, condition);
+      self->bounce(*envp, *s, w.condition);
     });
   }, s->to.local());
   if (!queued) bounce(env, *s, "resource-constraint");
+}
+
+void StanzaRouter::holdOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s, int64_t acceptedMs) {
+  DeferredOfflineWrites& deferred = env.deferredOffline();
+  if (deferred.full()) return bounce(env, *s, "resource-constraint");
+  const std::string user = s->to.local();
+  deferred.keep(user, {std::move(s), acceptedMs});
+  env.stats().offlineHeld.store(deferred.held(), std::memory_order_relaxed);
+}
+
+void StanzaRouter::offlineStored(RouterEnv& env, const RoutedStanza& s) {
+  LoopStats::add(env.stats().offlineStored);
+  // The user may have become available between the routing decision and the write:
+  // let its available sessions fetch the queue again.
+  std::vector<SessionRef> avail;
+  directory_.read(s.to.bareString(), [&](const UserEntry* u) {
+    if (!u) return;
+    for (const auto& r : u->resources)
+      if (r.available && r.active) avail.push_back(r.ref);
+  });
+  for (const auto& r : avail) env.offlineArrived(r);
+}
+
+void StanzaRouter::retryOfflineWrites(RouterEnv& env) {
+  DeferredOfflineWrites& deferred = env.deferredOffline();
+  if (deferred.held() == 0) return;
+  size_t maxPerUser = config_.limits.maxOfflinePerUser;
+  std::string domain = config_.domain;
+  RouterEnv* envp = &env;
+  StanzaRouter* self = this;
+  for (auto& batch : deferred.takeDue()) {
+    auto b = std::make_shared<DeferredOfflineWrites::Batch>(std::move(batch));
+    bool queued = env.submitStore([b, maxPerUser, domain, envp, self](store::Store& st) {
+      // In order; the first one the database still cannot take ends the batch.
+      std::vector<OfflineWrite> results;
+      for (const auto& h : b->messages) {
+        OfflineWrite w = writeOffline(st, *h.stanza, domain, h.acceptedMs, maxPerUser);
+        if (w.transient) break;
+        results.push_back(std::move(w));
+      }
+      envp->post([b, results = std::move(results), envp, self] {
+        for (size_t i = 0; i < results.size(); ++i) {
+          const RoutedStanza& s = *b->messages[i].stanza;
+          if (results[i].condition.empty()) self->offlineStored(*envp, s);
+          else self->bounce(*envp, s, results[i].condition);
+        }
+        envp->deferredOffline().done(b->user, results.size());
+        envp->stats().offlineHeld.store(envp->deferredOffline().held(), std::memory_order_relaxed);
+      });
+    }, b->user);
+    if (!queued) deferred.done(b->user, 0);  // the store queue is full: next second
+  }
 }
 
 void StanzaRouter::routeIq(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
@@ -441,59 +504,88 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
                                  bool remove, std::string* error,
                                  std::function<void(std::string_view condition)> stored) {
   const std::string userBare = userFull.bareString();
+  // Checked against the cache now; the cache, the pushes and the subscription changes
+  // follow only once the store has the change, so a write that fails (the database is
+  // down) changes nothing anywhere.
   bool refused = false;
-  roster::ItemState before;
-  bool existed = false;
-  RosterEntry result;
-  directory_.write(userBare, [&](UserEntry& u) {
-    RosterEntry* cur = u.findContact(item.contact);
-    existed = cur != nullptr;
-    if (cur) before = cur->state;
+  RosterEntry row;  // what the store gets (a set)
+  directory_.read(userBare, [&](const UserEntry* u) {
+    const RosterEntry* cur = u ? u->findContact(item.contact) : nullptr;
     if (remove) {
       if (!cur) {
         refused = true;
         *error = "item-not-found";
+      }
+      return;
+    }
+    if (!cur) {
+      int limit = config_.limits.maxRosterItems;
+      if (limit > 0 && u && u->roster.size() >= static_cast<size_t>(limit)) {
+        refused = true;
+        *error = "not-allowed";
         return;
       }
+      row = item;
+      row.state = roster::ItemState{};
+      row.state.exists = true;
+      return;
+    }
+    row = *cur;
+    row.extra = item.extra;
+    row.state.exists = true;
+  });
+  if (refused) return false;
+  const std::string user = userFull.local();
+  RouterEnv* home = &env;  // the outcome goes back to the caller's loop
+  StanzaRouter* self = this;
+  auto done = [home, self, userFull, item, remove, row, stored](const Status& s) {
+    home->post([=] {
+      if (s) self->applyRosterSet(*home, userFull, item, remove, row);
+      if (stored) stored(s ? "" : "internal-server-error");
+    });
+  };
+  bool queued = remove ? env.submitStore([user, c = item.contact.str(), done](store::Store& st) {
+    Status s = st.removeRosterItem(user, c);
+    logRosterWriteFailure(user, s);
+    done(s);
+  }, user)
+                       : env.submitStore([user, r = toStoreItem(row), done](store::Store& st) {
+    done(persistRosterItem(st, user, r));
+  }, user);
+  if (!queued && stored) stored("resource-constraint");
+  return true;
+}
+
+void StanzaRouter::applyRosterSet(RouterEnv& env, const jid::Jid& userFull, const RosterEntry& item,
+                                  bool remove, const RosterEntry& written) {
+  const std::string userBare = userFull.bareString();
+  roster::ItemState before;
+  bool existed = false, rewrite = false;
+  RosterEntry result;
+  directory_.write(userBare, [&](UserEntry& u) {
+    RosterEntry* cur = u.findContact(item.contact);
+    existed = cur != nullptr;
+    if (remove) {
+      if (!cur) return;  // another resource removed it meanwhile
+      before = cur->state;
       result = *cur;
       std::erase_if(u.roster, [&](const RosterEntry& e) { return e.contact == item.contact; });
       return;
     }
     if (!cur) {
-      int limit = config_.limits.maxRosterItems;
-      if (limit > 0 && u.roster.size() >= static_cast<size_t>(limit)) {
-        refused = true;
-        *error = "not-allowed";
-        return;
-      }
-      item.state = roster::ItemState{};
-      item.state.exists = true;
-      u.roster.push_back(item);
-      result = item;
+      u.roster.push_back(written);
+      result = written;
       return;
     }
     cur->extra = item.extra;
     cur->state.exists = true;
+    // A subscription change while the write was in flight: the row just written holds
+    // the older state, so the store gets the current one again.
+    rewrite = !(cur->state == written.state);
     result = *cur;
   });
-  if (refused) return false;
-  std::string user = userFull.local();
-  // The write's outcome goes back to the caller's loop (the client's answer waits for it).
-  RouterEnv* home = &env;
-  auto report = [home, stored](const Status& s) {
-    if (!stored) return;
-    std::string condition = s ? "" : "internal-server-error";
-    home->post([stored, condition] { stored(condition); });
-  };
-  auto queued = [&](bool ok) {
-    if (!ok && stored) stored("resource-constraint");
-  };
   if (remove) {
-    queued(env.submitStore([user, c = item.contact.str(), report](store::Store& st) {
-      Status s = st.removeRosterItem(user, c);
-      logRosterWriteFailure(user, s);
-      report(s);
-    }, user));
+    if (!existed) return;
     pushRoster(env, userBare, result, true);
     // RFC 6121 2.5.2: removing an item cancels both subscription directions.
     jid::Jid contactJid = jid::Jid::parse(item.contact).value();
@@ -501,14 +593,14 @@ bool StanzaRouter::setRosterItem(RouterEnv& env, const jid::Jid& userFull, Roste
       route(env, serverPresence(userFull.bare(), contactJid, "unsubscribe"));
     if (before.sub == roster::Sub::From || before.sub == roster::Sub::Both || before.pendingIn)
       route(env, serverPresence(userFull.bare(), contactJid, "unsubscribed"));
-    return true;
+    return;
   }
-  (void)existed;
-  queued(env.submitStore([user, row = toStoreItem(result), report](store::Store& st) {
-    report(persistRosterItem(st, user, row));
-  }, user));
+  if (rewrite) {
+    std::string user = userFull.local();
+    (void)env.submitStore([user, r = toStoreItem(result)](store::Store& st) { (void)persistRosterItem(st, user, r); },
+                          user);
+  }
   pushRoster(env, userBare, result, false);
-  return true;
 }
 
 void StanzaRouter::broadcastPresence(RouterEnv& env, const jid::Jid& fromFull,

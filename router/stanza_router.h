@@ -66,10 +66,11 @@ class StanzaRouter {
                             std::string_view type, std::string_view id);
 
   // Roster set/remove by the user (RFC 6121 2.3, 2.5). Returns false with `error` set
-  // when the request is refused (e.g. contact limit). Otherwise the cache and the pushes
-  // change at once and the store write follows; `stored`, if given, runs on this loop
-  // once the write is done: with "" when it is stored, else the (wait-type) condition to
-  // answer the client with (the database is down or busy, or the store queue is full).
+  // when the request is refused (e.g. contact limit). Otherwise the store write goes
+  // first; once it is done the cache changes, the pushes go out and, for a removal, the
+  // subscriptions are cancelled, then `stored`, if given, runs on this loop: with "" when
+  // it is stored, else the (wait-type) condition to answer the client with (the database
+  // is down or busy, or the store queue is full); nothing changed then.
   bool setRosterItem(RouterEnv& env, const jid::Jid& userFull, RosterEntry item, bool remove,
                      std::string* error, std::function<void(std::string_view condition)> stored = {});
 
@@ -92,9 +93,12 @@ class StanzaRouter {
   void closeDirected(RouterEnv& env, const jid::Jid& fromFull, const SessionRef& self);
 
   // Stores a message for its (bare) recipient, bouncing an error to the sender if the
-  // user does not exist or the store refuses it. Also used directly for a message whose
-  // target vanished twice in flight.
+  // user does not exist or the store refuses it for good (quota, I/O error). While the
+  // database is down the message is held and written later (router/deferred_offline.h).
+  // Also used directly for a message whose target vanished twice in flight.
   void storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s);
+  // Writes again what this loop holds for a database that was down (Loop::sweep, 1 s).
+  void retryOfflineWrites(RouterEnv& env);
 
   // Directed presence record for unavailable-at-close.
   void recordDirected(const jid::Jid& fromFull, const SessionRef& self, const std::string& to,
@@ -123,6 +127,13 @@ class StanzaRouter {
   void inboundSubscription(RouterEnv& env, std::shared_ptr<const RoutedStanza> s,
                            roster::Event event);
   void bounce(RouterEnv& env, const RoutedStanza& s, std::string_view condition);
+  // The second half of setRosterItem, once the store has the change.
+  void applyRosterSet(RouterEnv& env, const jid::Jid& userFull, const RosterEntry& item, bool remove,
+                      const RosterEntry& written);
+  // Keeps a message the database could not take now, or refuses it if too many wait.
+  void holdOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s, int64_t acceptedMs);
+  // A message is stored: the recipient's available sessions fetch their queue again.
+  void offlineStored(RouterEnv& env, const RoutedStanza& s);
   // Targets for a stanza addressed to `to` (full or bare) per the policy above.
   std::vector<SessionRef> messageTargets(const RoutedStanza& s, bool* userOnline) const;
   std::string nextPushId();

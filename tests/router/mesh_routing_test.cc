@@ -27,6 +27,8 @@ class RecordingEnv final : public RouterEnv {
   void runOn(uint32_t, std::function<void()> task) override { task(); }
   LoopStats& stats() override { return stats_; }
   int64_t nowMs() const override { return 1000; }
+  DeferredOfflineWrites& deferredOffline() override { return deferred_; }
+  DeferredOfflineWrites deferred_;
 
   std::vector<std::pair<SessionRef, std::string>> delivered;
   int storeJobs = 0;

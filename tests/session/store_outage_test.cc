@@ -1,7 +1,8 @@
 // What a node does while its database is down (issue 6 item 2): logins fail with a
-// temporary SASL error, offline messages are refused with a 'wait' error (never taken
-// and dropped), subscription requests to offline contacts likewise, and routing between
-// online users goes on. The FakeEnv's store fails on demand (tests/support/failing_store.h)
+// temporary SASL error, offline messages are held and written once it is back (or
+// refused with a 'wait' error; never taken and dropped), subscription requests to
+// offline contacts are refused with a 'wait' error, and routing between online users
+// goes on. The FakeEnv's store fails on demand (tests/support/failing_store.h)
 // with the reasons a real backend gives: "unavailable", "busy", "io".
 #include <gtest/gtest.h>
 
@@ -59,27 +60,59 @@ TEST_P(StoreOutageTest, PlainLoginIsATemporaryAuthFailure) {
   EXPECT_TRUE(has(c.feed(plainAuth("alice", "secret")), "<success"));
 }
 
-TEST_P(StoreOutageTest, OfflineMessageIsRefusedWithAWaitErrorNotDropped) {
+// A database that is down or overloaded ("unavailable", "busy"): the message was taken
+// from its sender, so it is held (no error) and written once the database is back, with
+// the time the node took it as its delay stamp. A lasting store error ("io") is refused
+// at once with a wait-type error.
+TEST_P(StoreOutageTest, OfflineMessageIsHeldUntilTheDatabaseIsBackOrRefusedIfItFailsForGood) {
+  const bool transient = GetParam() != "io";
   Client a(env_);
   a.login("alice", "secret");
   db().failWith(GetParam(), {"pushOffline"});
   std::string r = a.feed("<message to='bob@localhost' id='m1' type='chat'><body>later</body></message>");
-  EXPECT_EQ(r, "<message from='bob@localhost' to='alice@localhost/r' id='m1' type='error'>"
-               "<error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
-               "</error></message>");
   EXPECT_TRUE(env_.store().peekOffline("bob", 10)->empty());
+  if (!transient) {
+    EXPECT_EQ(r, "<message from='bob@localhost' to='alice@localhost/r' id='m1' type='error'>"
+                 "<error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+                 "</error></message>");
+    EXPECT_EQ(env_.stats_.offlineHeld.load(), 0u);
+    env_.retryOfflineWrites();
+    EXPECT_EQ(db().failures(), 1u) << "a refused message is not tried again";
+    return;
+  }
+  EXPECT_EQ(r, "") << "held, not refused";
+  EXPECT_EQ(env_.stats_.offlineHeld.load(), 1u);
+  env_.advance(1000);
+  env_.retryOfflineWrites();
+  EXPECT_EQ(db().failures(), 2u) << "tried again while the database is still down";
+  EXPECT_EQ(env_.stats_.offlineHeld.load(), 1u);
   EXPECT_EQ(env_.stats_.offlineStored.load(), 0u);
   db().heal();
-  a.feed("<message to='bob@localhost' id='m2' type='chat'><body>again</body></message>");
-  EXPECT_EQ(env_.store().peekOffline("bob", 10)->size(), 1u) << "stored once the database is back";
+  env_.advance(59000);
+  env_.retryOfflineWrites();
+  auto stored = env_.store().peekOffline("bob", 10);
+  ASSERT_EQ(stored->size(), 1u) << "stored once the database is back";
+  EXPECT_TRUE(has(stored->front().bytes, "<body>later</body>"));
+  EXPECT_TRUE(has(stored->front().bytes, "stamp='1970-01-01T00:16:40Z'")) << "when it was taken: "
+                                                                            << stored->front().bytes;
+  EXPECT_EQ(env_.stats_.offlineHeld.load(), 0u);
+  EXPECT_EQ(env_.stats_.offlineStored.load(), 1u);
+  EXPECT_EQ(a.take(), "") << "no error reached the sender";
 }
 
-TEST_P(StoreOutageTest, OfflineMessageIsRefusedWhenTheRecipientCannotBeLookedUp) {
+TEST_P(StoreOutageTest, OfflineMessageWhoseRecipientCannotBeLookedUpIsHeldOrRefused) {
   Client a(env_);
   a.login("alice", "secret");
   db().failWith(GetParam(), {"getUser"});
   std::string r = a.feed("<message to='bob@localhost' id='m1'><body>x</body></message>");
-  EXPECT_TRUE(has(r, "<error type='wait'><internal-server-error")) << r;
+  if (GetParam() == "io") {
+    EXPECT_TRUE(has(r, "<error type='wait'><internal-server-error")) << r;
+    return;
+  }
+  EXPECT_EQ(r, "");
+  db().heal();
+  env_.retryOfflineWrites();
+  EXPECT_EQ(env_.store().peekOffline("bob", 10)->size(), 1u);
 }
 
 TEST_P(StoreOutageTest, SubscriptionToAnOfflineContactIsRefusedWithAWaitError) {
@@ -176,18 +209,73 @@ TEST_F(StoreDownTest, UnacknowledgedMessagesOfAnEndingSessionWaitForTheDatabase)
 }
 
 // XEP-0198 semantics: a message is "handled" (counted in h) when the node takes it, before
-// the offline write; a write that fails later reaches the sender as an error bounce.
+// the offline write; a write that fails for good later reaches the sender as an error
+// bounce.
 TEST_F(StoreDownTest, OfflineMessageIsAckedBeforeTheWriteAndRefusedAfter) {
   Client a(env_);
   a.login("alice", "secret");
   EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
-  db().failWith("unavailable", {"pushOffline"});
+  db().failWith("io", {"pushOffline"});
   a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>x</body></message>"
                       "<r xmlns='urn:xmpp:sm:3'/>");
   std::string beforeWrite = a.transport().take();
   EXPECT_EQ(beforeWrite, "<a xmlns='urn:xmpp:sm:3' h='1'/>");
   std::string afterWrite = a.take();
   EXPECT_TRUE(has(afterWrite, "id='m1' type='error'><error type='wait'><internal-server-error")) << afterWrite;
+}
+
+// The case holding exists for: the sender was told the message was taken (its ack) and
+// left before the write failed, so an error bounce would reach nobody.
+TEST_F(StoreDownTest, OfflineMessageOfASenderWhoLeftIsStoredOnceTheDatabaseIsBack) {
+  Client a(env_);
+  a.login("alice", "secret");
+  EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
+  db().failWith("unavailable", {"pushOffline"});
+  a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>acked</body></message>"
+                      "<r xmlns='urn:xmpp:sm:3'/>");
+  EXPECT_EQ(a.transport().take(), "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+  a.feed("</stream:stream>");  // gone before the write failed
+  env_.drain();
+  EXPECT_TRUE(env_.store().peekOffline("bob", 10)->empty());
+  db().heal();
+  env_.retryOfflineWrites();
+  auto stored = env_.store().peekOffline("bob", 10);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_TRUE(has(stored->front().bytes, "<body>acked</body>"));
+}
+
+// Messages for a user who already has some held queue behind them: the recipient reads
+// them in the order the node took them, even if the database is back before the retry.
+TEST_F(StoreDownTest, HeldOfflineMessagesKeepTheirOrder) {
+  Client a(env_);
+  a.login("alice", "secret");
+  db().failWith("busy", {"pushOffline"});
+  a.feed("<message to='bob@localhost' id='m1'><body>first</body></message>");
+  db().heal();
+  a.feed("<message to='bob@localhost' id='m2'><body>second</body></message>");
+  EXPECT_TRUE(env_.store().peekOffline("bob", 10)->empty()) << "the second waits behind the first";
+  EXPECT_EQ(env_.stats_.offlineHeld.load(), 2u);
+  env_.retryOfflineWrites();
+  auto stored = env_.store().peekOffline("bob", 10);
+  ASSERT_EQ(stored->size(), 2u);
+  EXPECT_TRUE(has(stored->at(0).bytes, "<body>first</body>"));
+  EXPECT_TRUE(has(stored->at(1).bytes, "<body>second</body>"));
+}
+
+// Memory is bounded: past the cap, a message is refused at once with a wait-type error,
+// while its sender is there to read it; those already held are still written.
+TEST_F(StoreDownTest, TooManyHeldOfflineMessagesRefuseTheNextWithAWaitError) {
+  env_.deferredOffline() = router::DeferredOfflineWrites(2);
+  Client a(env_);
+  a.login("alice", "secret");
+  db().failWith("unavailable", {"pushOffline"});
+  EXPECT_EQ(a.feed("<message to='bob@localhost' id='m1'><body>1</body></message>"), "");
+  EXPECT_EQ(a.feed("<message to='bob@localhost' id='m2'><body>2</body></message>"), "");
+  std::string r = a.feed("<message to='bob@localhost' id='m3'><body>3</body></message>");
+  EXPECT_TRUE(has(r, "id='m3' type='error'><error type='wait'><resource-constraint")) << r;
+  db().heal();
+  env_.retryOfflineWrites();
+  EXPECT_EQ(env_.store().peekOffline("bob", 10)->size(), 2u);
 }
 
 TEST_F(StoreDownTest, OfflineQuotaStaysAServiceUnavailableCancel) {
@@ -216,13 +304,48 @@ TEST_F(StoreDownTest, RosterSetIsAnsweredAfterItsWriteWithAWaitErrorIfItFails) {
   EXPECT_TRUE(has(r, "id='s1'") && has(r, "type='error'")) << r;
   EXPECT_TRUE(has(r, "<error type='wait'><internal-server-error")) << r;
   EXPECT_FALSE(has(r, "type='result'")) << r;
+  EXPECT_FALSE(has(r, "<item")) << "no roster push for a change that was not stored: " << r;
   EXPECT_TRUE(env_.store().getRoster("alice")->empty());
+  r = a.feed("<iq type='get' id='g1'><query xmlns='jabber:iq:roster'/></iq>");
+  EXPECT_FALSE(has(r, "bob@localhost")) << "nor a cached one: " << r;
 
   db().heal();
   r = a.feed("<iq type='set' id='s2'><query xmlns='jabber:iq:roster'>"
              "<item jid='carol@localhost'/></query></iq>");
   EXPECT_TRUE(has(r, "id='s2'") && has(r, "type='result'")) << r;
+  EXPECT_TRUE(has(r, "<item jid='carol@localhost'")) << "the push, once stored: " << r;
   EXPECT_EQ(env_.store().getRoster("alice")->size(), 1u);
+}
+
+// A removal the store could not apply leaves the item (cache and store) and its
+// subscriptions as they were: the client is told to try again.
+TEST_F(StoreDownTest, RosterRemovalThatCannotBeStoredChangesNothing) {
+  Client a(env_), b(env_);
+  a.login("alice", "secret");
+  b.login("bob", "secret");
+  b.feed("<presence/>");
+  a.feed("<presence/>");
+  a.feed("<presence to='bob@localhost' type='subscribe'/>");
+  b.feed("<presence to='alice@localhost' type='subscribed'/>");
+  b.take();
+  a.take();
+  db().failWith("unavailable", {"removeRosterItem"});
+  std::string r = a.feed("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'>"
+                         "<item jid='bob@localhost' subscription='remove'/></query></iq>");
+  EXPECT_TRUE(has(r, "id='rm'") && has(r, "<error type='wait'><internal-server-error")) << r;
+  EXPECT_FALSE(has(r, "subscription='remove'")) << "no push: " << r;
+  EXPECT_FALSE(has(b.take(), "unsubscribe")) << "the subscription stays";
+  r = a.feed("<iq type='get' id='g'><query xmlns='jabber:iq:roster'/></iq>");
+  EXPECT_TRUE(has(r, "jid='bob@localhost'") && has(r, "subscription='to'")) << r;
+  ASSERT_EQ(env_.store().getRoster("alice")->size(), 1u);
+
+  db().heal();
+  r = a.feed("<iq type='set' id='rm2'><query xmlns='jabber:iq:roster'>"
+             "<item jid='bob@localhost' subscription='remove'/></query></iq>");
+  EXPECT_TRUE(has(r, "id='rm2'") && has(r, "type='result'")) << r;
+  EXPECT_TRUE(has(r, "subscription='remove'")) << r;
+  EXPECT_TRUE(has(b.take(), "type='unsubscribe'"));
+  EXPECT_TRUE(env_.store().getRoster("alice")->empty());
 }
 
 }  // namespace

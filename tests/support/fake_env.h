@@ -67,6 +67,12 @@ class FakeEnv : public session::SessionEnv {
   void post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
   LoopStats& stats() override { return stats_; }
   int64_t nowMs() const override { return now_; }
+  router::DeferredOfflineWrites& deferredOffline() override { return deferred_; }
+  // What Loop::sweep does each second for held offline writes; then drain().
+  void retryOfflineWrites() {
+    router_.retryOfflineWrites(*this);
+    drain();
+  }
   const NodeConfig& config() const override { return config_; }
   router::StanzaRouter& router() override { return router_; }
   session::AuthThrottle& authThrottle() override { return throttle_; }
@@ -93,6 +99,7 @@ class FakeEnv : public session::SessionEnv {
   std::unique_ptr<FailingStore> faults_;  // wraps *store_
   router::Directory directory_;
   router::StanzaRouter router_;
+  router::DeferredOfflineWrites deferred_;
   session::AuthThrottle throttle_;
   std::deque<std::function<void()>> posted_;
   std::deque<std::function<void(store::Store&)>> jobs_;
