@@ -100,6 +100,7 @@ Result<NodeConfig> parseConfig(const std::string& text) {
   tls.get("key_file", c.tls.keyFile);
   tls.get("required", c.tls.required);
   tls.get("min_version", c.tls.minVersion);
+  tls.get("ticket_key_file", c.tls.ticketKeyFile);
   tls.checkUnknown({});
   errors += tls.errors();
 

@@ -23,6 +23,11 @@ struct TlsConfig {
   std::string keyFile;
   bool required = true;  // STARTTLS required before SASL
   std::string minVersion = "1.2";
+  // A file holding a secret (at least 32 bytes, e.g. `head -c 32 /dev/urandom`) from
+  // which TLS session ticket keys are derived. Give every node of a redundancy group the
+  // same file: clients then resume their TLS session on the peer at failover. Empty:
+  // per-node random keys (tls/ticket_keys.h).
+  std::string ticketKeyFile;
 };
 
 struct LimitsConfig {

@@ -47,6 +47,7 @@ std::string Loop::seeOtherHost(std::string_view homeNode) const { return node_.s
 bool Loop::dualEnabled() const { return node_.mayHoldInactive(node_.config().nodeId); }
 bool Loop::mayHoldInactive(std::string_view homeNode) const { return node_.mayHoldInactive(homeNode); }
 bool Loop::servesHome(std::string_view homeNode) const { return node_.servesHome(homeNode); }
+int64_t Loop::activationHoldMs(std::string_view homeNode) const { return node_.activationHoldMs(homeNode); }
 
 std::optional<session::dual::Backup> Loop::dualBackupFor(std::string_view homeNode) const {
   auto peer = node_.dualPeerFor(homeNode);

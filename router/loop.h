@@ -80,6 +80,7 @@ class Loop final : public session::SessionEnv {
   std::optional<session::dual::Backup> dualBackupFor(std::string_view homeNode) const override;
   bool mayHoldInactive(std::string_view homeNode) const override;
   bool servesHome(std::string_view homeNode) const override;
+  int64_t activationHoldMs(std::string_view homeNode) const override;
 
   // The users homed on `homeNode` started (servedHere) or stopped being served by this
   // node (SRM failover/fallback; Node::servingChanged posts it to every loop). Sessions

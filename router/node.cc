@@ -4,6 +4,8 @@
 #include <uv.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -57,6 +59,16 @@ Status Node::prepareTls() {
   if (!tls::parseTlsVersion(config_.tls.minVersion, &opts.minVersion))
     return Status::fail("config-invalid", "tls.min_version must be 1.2 or 1.3");
   opts.alpn = {"xmpp-client"};
+  if (!config_.tls.ticketKeyFile.empty()) {
+    std::ifstream in(config_.tls.ticketKeyFile, std::ios::binary);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof())
+      return Status::fail("config-invalid", "tls.ticket_key_file: cannot read " + config_.tls.ticketKeyFile);
+    if (secret.size() < tls::SharedTicketKeys::kMinSecretBytes)
+      return Status::fail("config-invalid", "tls.ticket_key_file: " + config_.tls.ticketKeyFile +
+                                                " must hold at least 32 bytes (head -c 32 /dev/urandom)");
+    opts.ticketKeySecret = std::move(secret);
+  }
   auto ctx = tls::TlsContext::server(opts);
   if (!ctx.isOk()) return Status::fail(ctx.error().reason, ctx.error().detail);
   tls_ = std::move(ctx.value());
@@ -180,6 +192,15 @@ std::optional<Node::DualPeer> Node::dualPeerFor(std::string_view homeNode) const
   const topology::SrmParams& p = topology_->clusterOf(*home).srm;
   return DualPeer{other.id, other.reachable(other.c2s), other.c2s.port, p.reloginLowerLimit.count(),
                   p.reloginUpperLimit.count()};
+}
+
+int64_t Node::activationHoldMs(std::string_view homeNode) const {
+  if (!mayHoldInactive(homeNode)) return 0;
+  auto home = topology_->nodeIndex(homeNode);
+  if (!home) return 0;
+  constexpr int64_t kDetectionSlackMs = 500, kMaxHoldMs = 5000;
+  const int64_t timeoutMs = topology_->clusterOf(*home).srm.heartbeatTimeout.count();
+  return std::min(timeoutMs + kDetectionSlackMs, kMaxHoldMs);
 }
 
 bool Node::mayHoldInactive(std::string_view homeNode) const {

@@ -73,6 +73,10 @@ class Node {
     int64_t reloginMinMs = 0, reloginMaxMs = 0;  // Client Re-Login Lower/Upper Limit
   };
   std::optional<DualPeer> dualPeerFor(std::string_view homeNode) const;
+  // How long an early activation of a user of `homeNode` is held here waiting for this
+  // node to serve it: the home cluster's heartbeat timeout plus 0.5 s (detection), at
+  // most 5 s; 0 when this node may hold no session of that user.
+  int64_t activationHoldMs(std::string_view homeNode) const;
   // True when this node may hold an inactive session of a user homed on `homeNode`:
   // it is that node or its HA PRG peer.
   bool mayHoldInactive(std::string_view homeNode) const;

@@ -167,6 +167,9 @@ mesh_import() {
 # DIR/<node>.log, data (self-signed c2s certificate) in DIR/data/<node>/.
 mesh_start() {
   local loops="$1" level="$2" id
+  # One TLS ticket key secret for the mesh: a client failing over to its node's peer
+  # resumes its TLS session there (tls.ticket_key_file).
+  (umask 077; head -c 32 /dev/urandom > "$mesh_dir/ticket.key")
   for id in "${mesh_nodes[@]}"; do
     mkdir -p "$mesh_dir/data/$id"
     cat > "$mesh_dir/$id.toml" <<TOML
@@ -178,6 +181,8 @@ data_dir = "$mesh_dir/data/$id"
 $([[ -n "$mesh_pg_url" ]] && echo store || echo store_path) = "$(mesh_store "${mesh_cluster_of[$id]}")"
 scram_iterations = 4096
 log_level = "$level"
+[tls]
+ticket_key_file = "$mesh_dir/ticket.key"
 TOML
     "$bin/router/xmeshd" --config "$mesh_dir/$id.toml" --topology "$mesh_topology" --node "$id" \
       > "$mesh_dir/$id.log" 2>&1 < /dev/null &

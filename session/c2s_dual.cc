@@ -54,7 +54,7 @@ void C2sSession::setActive(bool active) {
   state_ = active ? SessionState::Active : SessionState::Inactive;
 }
 
-void C2sSession::activate(const xml::Stanza& s) {
+void C2sSession::activate(const xml::Stanza& s, bool mayHold) {
   auto el = xml::parseElement(s.bytes, s.ns);
   const xml::Element* a = el.isOk() ? el->child("activate", dual::kNs) : nullptr;
   if (!a) return sendStanzaError(s, "bad-request");
@@ -63,7 +63,19 @@ void C2sSession::activate(const xml::Stanza& s) {
   // Idempotent, so a client that lost the first answer may ask again.
   if (state_ == SessionState::Active) return sendIqResult(s, dual::activatedPayload(false, 0));
   // Never two active sessions of one user on two nodes (§8): the SRM's view decides.
-  if (!env_.servesHome(homeNode_)) return sendStanzaError(s, "not-allowed", servingNodeText());
+  // A client usually sees its home die (a reset connection) before this node's SRM has
+  // waited out the heartbeat timeout: its request is held until the takeover, so the
+  // user is active the moment this node serves it instead of after a refusal and a
+  // retry (§5). A newer request replaces a held one, which is refused.
+  if (!env_.servesHome(homeNode_)) {
+    const int64_t hold = mayHold ? env_.activationHoldMs(homeNode_) : 0;
+    if (hold <= 0) return sendStanzaError(s, "not-allowed", servingNodeText());
+    if (heldActivation_) sendStanzaError(*heldActivation_, "not-allowed", "replaced by a newer activation request");
+    heldActivation_ = std::make_shared<const xml::Stanza>(s);
+    heldActivationUntilMs_ = env_.nowMs() + hold;
+    return;
+  }
+  heldActivation_.reset();
   // The replicated presence wins over the one this session had before it was demoted:
   // it is what the user's contacts saw last.
   auto replica = env_.router().takeReplicated(jid_, h.value());
@@ -154,6 +166,8 @@ void C2sSession::onServingChanged(bool servedHere) {
   if (env_.servesHome(homeNode_) != servedHere) return;
   if (servedHere) {
     if (state_ != SessionState::Inactive) return;
+    // The client asked already: this is its answer (no notice needed).
+    if (heldActivation_) return activate(*std::shared_ptr<const xml::Stanza>(std::move(heldActivation_)));
     // This node takes the users of the home over (§5), or is the home taking them back
     // (§6): either way, the client activates this session now.
     const bool isHome = homeNode_ == env_.config().nodeId;
@@ -175,6 +189,12 @@ void C2sSession::onServingChanged(bool servedHere) {
     return;
   }
   finishMove();
+}
+
+void C2sSession::expireHeldActivation(int64_t nowMs) {
+  if (!heldActivation_ || nowMs < heldActivationUntilMs_) return;
+  auto held = std::move(heldActivation_);
+  activate(*held, /*mayHold=*/false);  // served by now (an event still in flight), or refused
 }
 
 void C2sSession::finishMove() {

@@ -656,6 +656,7 @@ bool C2sSession::sweep(int64_t nowMs) {
   } else if (bound_ && sm_.enabled() && sm_.unackedCount() > 0) {
     sendRaw("<r xmlns='urn:xmpp:sm:3'/>");
   }
+  if (heldActivation_ && !finished_) expireHeldActivation(nowMs);
   // An idle stream gives its Expat parser back (~10 KiB); the next input re-primes one.
   if (bound_ && !inputSuspended_ && nowMs - lastInputMs_ >= kReleaseParserAfterMs)
     parser_->releaseIdle();

@@ -137,11 +137,14 @@ class C2sSession : public xml::StreamHandler {
   bool allowedWhileInactive(const xml::Stanza& s) const;
   bool sentBeforeDemotionSeen(const xml::Stanza& s);
   void handleDualIq(const xml::Stanza& s);
-  void activate(const xml::Stanza& s);
+  // `mayHold`: an early request may wait for the takeover (false once its hold ended).
+  void activate(const xml::Stanza& s, bool mayHold = true);
   void deactivate();
   // A plain session whose user moved away: closed with see-other-host once the client
   // acknowledged what it has (XEP-0198), or after kMoveAckWaitMs.
   void finishMove();
+  // The hold of an early <activate/> ended (sweep): activated if served by now, else refused.
+  void expireHeldActivation(int64_t nowMs);
   void sendDualNotice(std::string_view payload);
   std::string servingNodeText() const;
   void setActive(bool active);
@@ -215,6 +218,10 @@ class C2sSession : public xml::StreamHandler {
   // <deactivated/> notice: until the client answers it (its id), or the grace ends.
   std::string demotionNoticeId_;
   int64_t demotionGraceUntilMs_ = 0;
+  // An <activate/> asked before this node served the user, held until it does (the
+  // client saw its home die before our SRM did) or until the hold ends (refused then).
+  std::shared_ptr<const xml::Stanza> heldActivation_;
+  int64_t heldActivationUntilMs_ = 0;
   static constexpr int64_t kDemotionGraceMs = 5000;
 };
 

@@ -54,6 +54,12 @@ class SessionEnv : public router::RouterEnv {
     (void)homeNode;
     return true;
   }
+  // How long an activation asked before this node serves the user may wait for it to
+  // take the user over (0: refused at once). See docs/dual-connections.md §5.
+  virtual int64_t activationHoldMs(std::string_view homeNode) const {
+    (void)homeNode;
+    return 0;
+  }
   // Where active sessions report what the PRG peer needs to take them over
   // (router/replica_records.h); nullptr when this node is in no HA group.
   virtual router::ReplicaSink* replicaSink() { return nullptr; }

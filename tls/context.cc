@@ -185,6 +185,12 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const ServerOptions& opti
     // One ticket per handshake is enough: a resumption hands out a fresh one, and each
     // extra ticket costs every client a few hundred bytes on the wire.
     SSL_CTX_set_num_tickets(ctx, 1);
+    if (!options.ticketKeySecret.empty()) {
+      if (options.ticketKeySecret.size() < SharedTicketKeys::kMinSecretBytes)
+        return configError("the ticket key secret must be at least 32 bytes");
+      context->ticketKeys_ = std::make_unique<SharedTicketKeys>(options.ticketKeySecret);
+      context->ticketKeys_->install(ctx);
+    }
   } else {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "core/status.h"
+#include "tls/ticket_keys.h"
 
 namespace xmesh::tls {
 
@@ -47,6 +48,10 @@ struct ServerOptions {
   // Tickets only resume on a context with the same keys: a restarted node or another
   // node of the mesh does a full handshake.
   bool sessionTickets = true;
+  // Non-empty (at least 32 bytes): ticket keys derived from this secret instead, the
+  // same on every server given it, so a ticket from one node of a redundancy pair
+  // resumes on the other (tls/ticket_keys.h).
+  std::string ticketKeySecret;
   // Key exchange groups, in server preference order (BoringSSL's curves-list syntax).
   // X25519 first because it is the cheapest here (perf/tls_handshake_cost.sh: a full
   // TLS 1.3 handshake costs the server 2.1 M instructions with X25519, 3.4 M with P-256)
@@ -111,6 +116,7 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
   static Status loadKeyPair(SSL_CTX* ctx, const std::string& chain, const std::string& key);
   static Status setGroups(SSL_CTX* ctx, const std::string& groups);
 
+  std::unique_ptr<SharedTicketKeys> ticketKeys_;  // with ServerOptions::ticketKeySecret
   SSL_CTX* ctx_;
   bool isServer_;
   bool verifiesPeer_ = false;

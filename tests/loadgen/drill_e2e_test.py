@@ -35,6 +35,7 @@ from e2e_test import LOADGEN, SCENARIOS, XMESHCTL, XMESHD, free_port, stop, wait
 USERS = 500
 NODES = ("n1", "n2")
 ASSIGNMENT = "balanced"  # perf/failover_drill also runs "active-standby"
+LOOPS = 1  # client loops per node (perf/failover_drill: LOOPS=2 lets the survivor use both cores)
 SRM = """[srm]
 heartbeat_interval = "200ms"
 heartbeat_timeout = "1s"
@@ -105,8 +106,17 @@ class DrillEndToEnd(unittest.TestCase):
         os.makedirs(data, exist_ok=True)
         config = os.path.join(self.dir, n + ".toml")
         with open(config, "w") as f:
-            f.write(f'data_dir = "{data}"\nstore_path = "{self.store}"\nloops = 1\n')
+            # One ticket key secret for the pair: a re-login to the peer resumes its TLS session.
+            f.write(f'data_dir = "{data}"\nstore_path = "{self.store}"\nloops = {LOOPS}\n'
+                    f'[tls]\nticket_key_file = "{self.ticket_key()}"\n')
         return [XMESHD, "--config", config, "--topology", self.topology, "--node", n]
+
+    def ticket_key(self):
+        path = os.path.join(self.dir, "ticket.key")
+        if not os.path.exists(path):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                f.write(os.urandom(32))
+        return path
 
     def start_node(self, n):
         log = open(os.path.join(self.dir, n + ".log"), "a")

@@ -23,6 +23,7 @@ class DualEnv : public FakeEnv {
   }
   bool mayHoldInactive(std::string_view home) const override { return holdable.count(std::string(home)) > 0; }
   bool servesHome(std::string_view home) const override { return served.count(std::string(home)) > 0; }
+  int64_t activationHoldMs(std::string_view) const override { return holdMs; }
 
   // The SRM moves `home`'s users to this node (or away from it, to `elsewhere`).
   void serve(const std::string& home) {
@@ -39,6 +40,7 @@ class DualEnv : public FakeEnv {
   }
 
   bool enabled = true;
+  int64_t holdMs = 0;  // early activations refused at once unless a test sets a hold
   std::set<std::string> holdable{"node1", "node2"};
   std::set<std::string> served{"node1", ""};  // "" = unassigned: served anywhere
 };
@@ -234,6 +236,57 @@ TEST_F(DualSessionTest, ActivationIsRefusedWhileAnotherNodeServes) {
   EXPECT_TRUE(has(r, "10.0.0.2:5222")) << "names the serving node: " << r;
   EXPECT_EQ(b.session().state(), session::SessionState::Inactive);
   EXPECT_FALSE(entryActive("bob@localhost", b.session().ref()));
+}
+
+// The client saw its home die before this node's SRM did: its activation waits for the
+// takeover and is answered by it (no failover notice, no retry).
+TEST_F(DualSessionTest, EarlyActivationIsHeldAndAnsweredAtTheTakeover) {
+  env_.holdMs = 1500;
+  Client b(env_);
+  bindInactive(b, "bob");
+  EXPECT_EQ(b.feed(activate(0)), "") << "held, not refused";
+  EXPECT_EQ(b.session().state(), session::SessionState::Inactive);
+  env_.advance(1000);
+  b.session().sweep(env_.nowMs());
+  EXPECT_EQ(b.take(), "") << "still within the hold";
+  env_.serve("node2");
+  b.session().onServingChanged(true);
+  std::string r = b.take();
+  EXPECT_TRUE(has(r, "type='result'") && has(r, "id='a1'")) << r;
+  EXPECT_TRUE(has(r, "<activated xmlns='urn:xmesh:dual:0'")) << r;
+  EXPECT_FALSE(has(r, "<failover")) << "the answer is the notice: " << r;
+  EXPECT_EQ(b.session().state(), session::SessionState::Active);
+  EXPECT_TRUE(entryActive("bob@localhost", b.session().ref()));
+}
+
+TEST_F(DualSessionTest, HeldActivationIsRefusedWhenNoTakeoverComes) {
+  env_.holdMs = 1500;
+  Client b(env_);
+  bindInactive(b, "bob");
+  EXPECT_EQ(b.feed(activate(0)), "");
+  env_.advance(1600);
+  b.session().sweep(env_.nowMs());
+  std::string r = b.take();
+  EXPECT_TRUE(has(r, "id='a1'") && has(r, "<not-allowed")) << r;
+  EXPECT_TRUE(has(r, "10.0.0.2:5222")) << "names the serving node: " << r;
+  EXPECT_EQ(b.session().state(), session::SessionState::Inactive);
+  env_.serve("node2");
+  b.session().onServingChanged(true);
+  EXPECT_TRUE(has(b.take(), "<failover")) << "a later takeover is announced as usual";
+}
+
+TEST_F(DualSessionTest, ANewerActivationReplacesAHeldOne) {
+  env_.holdMs = 1500;
+  Client b(env_);
+  bindInactive(b, "bob");
+  EXPECT_EQ(b.feed(activate(0)), "");
+  std::string r = b.feed("<iq type='set' id='a2'><activate xmlns='urn:xmesh:dual:0' h='3'/></iq>");
+  EXPECT_TRUE(has(r, "id='a1'") && has(r, "<not-allowed")) << r;
+  env_.serve("node2");
+  b.session().onServingChanged(true);
+  r = b.take();
+  EXPECT_TRUE(has(r, "type='result'") && has(r, "id='a2'")) << r;
+  EXPECT_EQ(b.session().state(), session::SessionState::Active);
 }
 
 TEST_F(DualSessionTest, BadActivateCountIsBadRequest) {

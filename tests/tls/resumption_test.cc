@@ -74,6 +74,47 @@ TEST_P(ResumptionTest, TicketFromAnotherServerFallsBackToFullHandshake) {
   EXPECT_TRUE(reconnect(*c, *other, version()));  // and the new ticket works there
 }
 
+// Nodes given the same ticket key secret (tls.ticket_key_file): a ticket from one
+// resumes on the other, as a client failing over to its node's redundancy peer needs.
+TEST_P(ResumptionTest, TicketFromAServerWithTheSameSecretResumes) {
+  ServerOptions o = serverOptions();
+  o.ticketKeySecret = std::string(32, 'k');
+  auto first = server(o);
+  auto peer = server(o);
+  ServerOptions other = serverOptions();
+  other.ticketKeySecret = std::string(32, 'x');
+  auto stranger = server(other);
+  auto c = client(GetParam());
+  EXPECT_FALSE(reconnect(*c, *first, version()));
+  EXPECT_TRUE(reconnect(*c, *peer, version())) << "the peer opens the first node's ticket";
+  EXPECT_TRUE(reconnect(*c, *first, version())) << "and its ticket opens on the first";
+  EXPECT_FALSE(reconnect(*c, *stranger, version())) << "another secret: a full handshake, not a failure";
+}
+
+TEST(SharedTicketKeysTest, ASecretShorterThan32BytesIsRefused) {
+  ServerOptions o = serverOptions();
+  o.ticketKeySecret = std::string(31, 'k');
+  auto r = TlsContext::server(o);
+  ASSERT_FALSE(r.isOk());
+  EXPECT_NE(r.error().detail.find("32 bytes"), std::string::npos) << r.error().detail;
+}
+
+// Keys rotate every 12 h with no coordination: a ticket opens in its own period and the
+// next (renewed there), and no longer once two periods have passed.
+TEST(SharedTicketKeysTest, TicketsOpenForOneMorePeriodThenNoLonger) {
+  int64_t now = 1'000 * SharedTicketKeys::kPeriodSeconds + 5;
+  SharedTicketKeys keys(std::string(40, 's'), [&now] { return now; });
+  auto s = server();
+  keys.install(s->native());
+  auto c = client(TlsVersion::Tls13);
+  EXPECT_FALSE(reconnect(*c, *s, "TLSv1.3"));
+  now += SharedTicketKeys::kPeriodSeconds;  // the next period: opens, and a fresh ticket
+  EXPECT_TRUE(reconnect(*c, *s, "TLSv1.3"));
+  now += 2 * SharedTicketKeys::kPeriodSeconds;  // that fresh ticket is two periods old now
+  EXPECT_FALSE(reconnect(*c, *s, "TLSv1.3"));
+  EXPECT_TRUE(reconnect(*c, *s, "TLSv1.3"));
+}
+
 TEST_P(ResumptionTest, TicketsOffMeansFullHandshakes) {
   ServerOptions o = serverOptions();
   o.sessionTickets = false;
