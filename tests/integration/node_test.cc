@@ -2,7 +2,10 @@
 // loops (deliveries, XEP-0198 resumption hand-over) run here, and under TSan in CI.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -37,6 +40,34 @@ class NodeTest : public ::testing::Test {
   }
   std::unique_ptr<NodeFixture> fixture_;
 };
+
+// tls.ticket_key_file must name a readable secret of at least 32 bytes: anything else
+// stops the node at start, rather than silently giving each node its own keys.
+TEST(NodeTicketKeyTest, AMissingOrShortSecretFileStopsTheNodeAtStart) {
+  auto dir = std::filesystem::temp_directory_path() / ("xmesh-ticket-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto startError = [](const std::string& file) {
+    NodeConfig cfg = NodeFixture::defaultConfig();
+    cfg.tls.ticketKeyFile = file;
+    NodeFixture f(cfg);
+    try {
+      f.start();
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    f.stop();
+    return std::string();
+  };
+  std::string missing = startError((dir / "absent.key").string());
+  EXPECT_NE(missing.find("config-invalid"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("cannot read"), std::string::npos) << missing;
+  std::ofstream(dir / "short.key") << std::string(31, 'k');
+  std::string shortOne = startError((dir / "short.key").string());
+  EXPECT_NE(shortOne.find("at least 32 bytes"), std::string::npos) << shortOne;
+  std::ofstream(dir / "good.key") << std::string(32, 'k');
+  EXPECT_EQ(startError((dir / "good.key").string()), "");
+  std::filesystem::remove_all(dir);
+}
 
 TEST_F(NodeTest, ChatBetweenManyClientsCrossesLoops) {
   std::vector<std::string> users{"u0", "u1", "u2", "u3", "u4", "u5"};
