@@ -114,9 +114,12 @@ void Redundancy::afterEvent() {
   // The witness beats every heartbeat interval (its own clock: the SRM's deadlines do
   // not include it).
   const int64_t interval = topology_->clusterOf(self_).srm.heartbeatInterval.count();
-  if (!shutDown_ && !witnessInFlight_ && t - lastWitnessMs_ >= interval) beatWitness();
+  if (!shutDown_ && !witnessInFlight_ && (t - lastWitnessMs_ >= interval || t >= peerStampExpiresMs_)) {
+    peerStampExpiresMs_ = INT64_MAX;
+    beatWitness();
+  }
   int64_t next = srm_.nextTickMs();
-  int64_t witnessDue = lastWitnessMs_ + interval;
+  int64_t witnessDue = std::min(lastWitnessMs_ + interval, peerStampExpiresMs_);
   if (!shutDown_ && witnessDue < next) next = witnessDue;
   int64_t delay = std::clamp<int64_t>(next - t, 1, 1'000);
   if (timerStarted_) uv_timer_start(&timer_, onTimer, static_cast<uint64_t>(delay), 0);
@@ -223,20 +226,29 @@ void Redundancy::beatWitness() {
     row.beatMs = wallMs();
     Status w = st.putNodeStatus(row);
     bool peerAlive = true;
+    int64_t peerAgeMs = -1;
     if (w) {
       auto peer = st.getNodeStatus(peerId);
-      if (!peer) w = Status::fail(peer.error().reason, peer.error().detail);
-      else peerAlive = peer.value() && wallMs() - peer.value()->beatMs < aliveFor;
+      if (!peer) {
+        w = Status::fail(peer.error().reason, peer.error().detail);
+      } else if (peer.value()) {
+        peerAgeMs = wallMs() - peer.value()->beatMs;
+        peerAlive = peerAgeMs < aliveFor;
+      } else {
+        peerAlive = false;
+      }
     }
     const bool ok = static_cast<bool>(w);
-    env.post([this, ok, peerAlive] { onWitnessResult(ok, peerAlive); });
+    env.post([this, ok, peerAlive, peerAgeMs] { onWitnessResult(ok, peerAlive, peerAgeMs); });
   });
-  if (!queued) onWitnessResult(false, true);
+  if (!queued) onWitnessResult(false, true, -1);
 }
 
-void Redundancy::onWitnessResult(bool reachable, bool peerAlive) {
+void Redundancy::onWitnessResult(bool reachable, bool peerAlive, int64_t peerAgeMs) {
   witnessInFlight_ = false;
   if (shutDown_) return;
+  const int64_t aliveFor = topology_->clusterOf(self_).srm.heartbeatTimeout.count() + kWitnessMarginMs;
+  peerStampExpiresMs_ = reachable && peerAlive && peerAgeMs >= 0 ? now() + (aliveFor - peerAgeMs) + 1 : INT64_MAX;
   (reachable ? counters_.witnessBeats : counters_.witnessFailures).fetch_add(1, std::memory_order_relaxed);
   const int64_t t = now();
   srm_.onCriticalService(t, srm::Service::Store, reachable);

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,7 +81,8 @@ class Redundancy {
   void announce(bool mine);
   void publishServing();
   void beatWitness();
-  void onWitnessResult(bool reachable, bool peerAlive);
+  // `peerAgeMs`: how old the peer's stamp was when read (-1: none).
+  void onWitnessResult(bool reachable, bool peerAlive, int64_t peerAgeMs);
   Status runCommand(std::string_view name);
   void refreshSnapshot();
 
@@ -96,6 +98,10 @@ class Redundancy {
   uint64_t incarnation_ = 0;
   int64_t lastWitnessMs_ = -1'000'000;
   bool witnessInFlight_ = false;
+  // When the peer's last stamp seen stops counting as alive: the witness is read again
+  // right then, not at the next interval (a killed peer is detected up to one heartbeat
+  // interval sooner). Far in the future while a stamp is being refreshed.
+  int64_t peerStampExpiresMs_ = INT64_MAX;
   srm::Serving served_;  // what the actions executed so far made this node serve
 
   // Published for other threads: claims (set by actions) and the lease deadline. The
