@@ -13,7 +13,10 @@
 // Witness. Every heartbeat interval the node stamps its row in the cluster's store
 // (node_status, wall clock) and reads its peer's. The store answering is "reachable";
 // the peer is "alive" while its stamp is younger than heartbeatTimeout plus a margin
-// (kWitnessMarginMs: a stamp is reported to this SRM a little after it was written).
+// (kWitnessMarginMs: a stamp is read a little after it was written). A live peer stamps
+// every heartbeat interval, so its stamp is never near that age; the margin only keeps
+// the witness from calling a peer dead before its heartbeats have timed out too. It is
+// small because it adds to every failover's detection time (1 s timeout: 1.1 s).
 // The nodes of a cluster share its store, so a cut heartbeat link with both nodes alive
 // never looks like a dead peer; a SIGSTOPped or killed node stops stamping. The clock is
 // the wall clock: same host for SQLite; hosts must keep NTP time for a shared database.
@@ -43,7 +46,7 @@ class MeshNode;
 
 class Redundancy {
  public:
-  static constexpr int64_t kWitnessMarginMs = 250;
+  static constexpr int64_t kWitnessMarginMs = 100;
 
   Redundancy(Node& node, MeshNode& mesh, std::shared_ptr<const topology::Topology> topology,
              topology::NodeIndex self, topology::NodeIndex peer, uv_loop_t* loop);
