@@ -35,6 +35,7 @@ from e2e_test import LOADGEN, SCENARIOS, XMESHCTL, XMESHD, free_port, stop, wait
 USERS = 500
 NODES = ("n1", "n2")
 ASSIGNMENT = "balanced"  # perf/failover_drill also runs "active-standby"
+TICKET_KEYS = True  # one tls.ticket_key_file for the pair (perf/failover_drill: TICKET_KEYS=0 to compare)
 LOOPS = 1  # client loops per node (perf/failover_drill: LOOPS=2 lets the survivor use both cores)
 SRM = """[srm]
 heartbeat_interval = "200ms"
@@ -107,8 +108,9 @@ class DrillEndToEnd(unittest.TestCase):
         config = os.path.join(self.dir, n + ".toml")
         with open(config, "w") as f:
             # One ticket key secret for the pair: a re-login to the peer resumes its TLS session.
-            f.write(f'data_dir = "{data}"\nstore_path = "{self.store}"\nloops = {LOOPS}\n'
-                    f'[tls]\nticket_key_file = "{self.ticket_key()}"\n')
+            f.write(f'data_dir = "{data}"\nstore_path = "{self.store}"\nloops = {LOOPS}\n')
+            if TICKET_KEYS:
+                f.write(f'[tls]\nticket_key_file = "{self.ticket_key()}"\n')
         return [XMESHD, "--config", config, "--topology", self.topology, "--node", n]
 
     def ticket_key(self):
