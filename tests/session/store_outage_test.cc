@@ -142,6 +142,17 @@ class StoreDownTest : public ::testing::Test {
     env_.addUser("bob", "secret");
   }
   FailingStore& db() { return env_.storeFaults(); }
+  // alice logs in with XEP-0198 on and, while offline writes fail with `reason`, sends
+  // offline bob a message (id m1) followed by an ack request; returns what she got
+  // before the write was tried (the ack).
+  std::string sendToOfflineBobWithAck(Client& a, const char* reason, const std::string& body) {
+    a.login("alice", "secret");
+    EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
+    db().failWith(reason, {"pushOffline"});
+    a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>" + body +
+                        "</body></message><r xmlns='urn:xmpp:sm:3'/>");
+    return a.transport().take();
+  }
   FakeEnv env_;
 };
 
@@ -213,13 +224,7 @@ TEST_F(StoreDownTest, UnacknowledgedMessagesOfAnEndingSessionWaitForTheDatabase)
 // bounce.
 TEST_F(StoreDownTest, OfflineMessageIsAckedBeforeTheWriteAndRefusedAfter) {
   Client a(env_);
-  a.login("alice", "secret");
-  EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
-  db().failWith("io", {"pushOffline"});
-  a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>x</body></message>"
-                      "<r xmlns='urn:xmpp:sm:3'/>");
-  std::string beforeWrite = a.transport().take();
-  EXPECT_EQ(beforeWrite, "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+  EXPECT_EQ(sendToOfflineBobWithAck(a, "io", "x"), "<a xmlns='urn:xmpp:sm:3' h='1'/>") << "before the write";
   std::string afterWrite = a.take();
   EXPECT_TRUE(has(afterWrite, "id='m1' type='error'><error type='wait'><internal-server-error")) << afterWrite;
 }
@@ -228,12 +233,7 @@ TEST_F(StoreDownTest, OfflineMessageIsAckedBeforeTheWriteAndRefusedAfter) {
 // left before the write failed, so an error bounce would reach nobody.
 TEST_F(StoreDownTest, OfflineMessageOfASenderWhoLeftIsStoredOnceTheDatabaseIsBack) {
   Client a(env_);
-  a.login("alice", "secret");
-  EXPECT_TRUE(has(a.feed("<enable xmlns='urn:xmpp:sm:3'/>"), "<enabled"));
-  db().failWith("unavailable", {"pushOffline"});
-  a.session().onBytes("<message to='bob@localhost' id='m1' type='chat'><body>acked</body></message>"
-                      "<r xmlns='urn:xmpp:sm:3'/>");
-  EXPECT_EQ(a.transport().take(), "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+  EXPECT_EQ(sendToOfflineBobWithAck(a, "unavailable", "acked"), "<a xmlns='urn:xmpp:sm:3' h='1'/>");
   a.feed("</stream:stream>");  // gone before the write failed
   env_.drain();
   EXPECT_TRUE(env_.store().peekOffline("bob", 10)->empty());
