@@ -470,7 +470,7 @@ void Coordinator::advance() {
       [[fallthrough]];
     }
     case Phase::Settle:
-      if (t - loginEndedAt_ >= sc_.settle) startMain();
+      if (t - loginEndedAt_ >= sc_.settle && (serverSettled() || t - loginEndedAt_ >= sc_.settleMax)) startMain();
       break;
     case Phase::Main:
       if (sc_.kind != ScenarioKind::Saturation) {
@@ -588,6 +588,7 @@ void Coordinator::everySecond() {
   auto delivered = static_cast<uint64_t>(std::llround(deliveredF));
   auto presence = static_cast<uint64_t>(std::llround(presenceF));
   double srvCpu = srv.cpuSeconds - lastSrv_.cpuSeconds;
+  lastServerCpuShare_ = srvCpu;
   const char* phaseName = phase_ == Phase::Warmup   ? "warmup"
                           : phase_ == Phase::Login  ? "login"
                           : phase_ == Phase::Settle ? "settle"
@@ -624,6 +625,12 @@ void Coordinator::everySecond() {
   secondLatency_.reset();
   lastSecond_ = c;
   lastSrv_ = srv;
+}
+
+bool Coordinator::serverSettled() const {
+  if (sc_.settleServerCpuBelow <= 0 || sc_.serverPid <= 0) return true;
+  // The share over the last whole second (everySecond); none measured yet: not settled.
+  return lastServerCpuShare_ >= 0 && lastServerCpuShare_ * 100 < sc_.settleServerCpuBelow;
 }
 
 void Coordinator::collect() {
@@ -785,7 +792,8 @@ nlohmann::json Coordinator::buildReport() const {
   // login to be resolved, then `settle`).
   nlohmann::json phases = {{"login_resolved_s", loginDone_ ? nlohmann::json(loginEndedAt_) : nlohmann::json()},
                            {"logins_expired", expiredAt_ >= 0},
-                           {"settle_s", sc_.settle}};
+                           {"settle_s", sc_.settle},
+                           {"settle_server_cpu_below", sc_.settleServerCpuBelow}};
   if (mainStarted_) {
     phases["main_started_s"] = mainStart_;
     phases["main_started_at"] = mainStartedAt_;

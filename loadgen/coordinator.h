@@ -164,6 +164,8 @@ class Coordinator {
   // Idle.
   ProcReading idleReading_;
   ProcReading lastSrv_;
+  double lastServerCpuShare_ = -1;  // server CPU over the last second (1 = a core); -1 unknown
+  bool serverSettled() const;
   bool interactive_ = false;
 };
 

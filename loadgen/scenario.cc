@@ -117,6 +117,16 @@ Status Scenario::set(const std::string& key, const std::string& v) {
     if (s && settle < 0) return bad(key, v);
     return s;
   }
+  else if (key == "settle_server_cpu_below") {
+    Status s = num(&settleServerCpuBelow);
+    if (s && (settleServerCpuBelow < 0 || settleServerCpuBelow > 100)) return bad(key, v);
+    return s;
+  }
+  else if (key == "settle_max") {
+    Status s = num(&settleMax);
+    if (s && settleMax < 0) return bad(key, v);
+    return s;
+  }
   else if (key == "tls_resumption") return flag(&tlsResumption);
   else if (key == "warmup_logins") return flag(&warmupLogins);
   else if (key == "warmup_settle") {
@@ -215,7 +225,8 @@ std::map<std::string, std::string> Scenario::settings() const {
       {"roster", roster ? "true" : "false"}, {"presence", presence ? "true" : "false"},
       {"sm", sm ? "true" : "false"}, {"login_rate", fmt(loginRate)},
       {"login_concurrency", std::to_string(loginConcurrency)}, {"login_timeout", fmt(loginTimeout)},
-      {"settle", fmt(settle)}, {"tls_resumption", tlsResumption ? "true" : "false"},
+      {"settle", fmt(settle)}, {"settle_server_cpu_below", fmt(settleServerCpuBelow)},
+      {"settle_max", fmt(settleMax)}, {"tls_resumption", tlsResumption ? "true" : "false"},
       {"warmup_logins", warmupLogins ? "true" : "false"}, {"warmup_settle", fmt(warmupSettle)},
       {"duration", fmt(duration)}, {"msgs_per_user_hour", fmt(msgsPerUserHour)},
       {"presence_per_user_hour", fmt(presencePerUserHour)}, {"sat_start_rate", fmt(satStartRate)},

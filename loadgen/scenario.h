@@ -52,6 +52,12 @@ struct Scenario {
   uint32_t loginConcurrency = 500;  // logins in flight per worker
   double loginTimeout = 60;     // seconds per login (redirect included); see coordinator.h
   double settle = 0;            // seconds between the last login resolved and the main phase
+  // With --server-pid: after `settle`, also wait until the server used less than this
+  // share of a core (percent) over the last second, at most settle_max seconds in all,
+  // so a server still working off the login storm (e.g. presence fan-out) is not
+  // measured as if that were the main phase's cost. 0 = off.
+  double settleServerCpuBelow = 0;
+  double settleMax = 120;
   // TLS session resumption. false: every login is a full handshake (the cold-start
   // figure, as after a server restart). true: each user keeps the session (ticket) of
   // its last connection and offers it on the next one (loadgen/tls_session_cache.h).

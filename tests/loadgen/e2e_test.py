@@ -77,10 +77,11 @@ class LoadgenEndToEnd(unittest.TestCase):
         if not os.environ.get("KEEP_TMP"):
             shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def run_scenario(self, name, *extra, tag=None):
+    def run_scenario(self, name, *extra, tag=None, server_pid=None):
         out = os.path.join(self.dir, "out-" + (tag or name))
+        pid = server_pid or self.server.pid
         cmd = [LOADGEN, "--scenario", os.path.join(SCENARIOS, name + ".toml"), "--users", str(USERS),
-               "--port", str(self.port), "--population", self.pop, "--server-pid", str(self.server.pid),
+               "--port", str(self.port), "--population", self.pop, "--server-pid", str(pid),
                "--workers", "2", "--out", out, *extra]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stdout)
@@ -124,6 +125,27 @@ class LoadgenEndToEnd(unittest.TestCase):
         self.assertNotIn("https://", page)
         for part in ("Messages per second", "Message latency histogram", "Latency by percentile", "<svg"):
             self.assertIn(part, page)
+
+    def test_main_phase_waits_until_the_server_has_settled(self):
+        """settle_server_cpu_below: the main phase starts once the server used less than
+        that share of a core over a second, or at settle_max. A spinning shell stands in
+        for a server still working off its login storm; the idle xmeshd settles at once."""
+        spinner = subprocess.Popen(["/bin/sh", "-c", "while :; do :; done"])
+        try:
+            report, text = self.run_scenario("login_storm", "--set", "duration=0.5",
+                                             "--set", "settle_server_cpu_below=20", "--set", "settle_max=3",
+                                             tag="settle-busy", server_pid=spinner.pid)
+        finally:
+            spinner.kill()
+            spinner.wait()
+        phases = report["phases"]
+        self.assertEqual(phases["settle_server_cpu_below"], 20)
+        self.assertGreaterEqual(phases["main_started_s"] - phases["login_resolved_s"], 2.9, text)
+        report, text = self.run_scenario("login_storm", "--set", "duration=0.5",
+                                         "--set", "settle_server_cpu_below=20", "--set", "settle_max=30",
+                                         tag="settle-idle")
+        phases = report["phases"]
+        self.assertLess(phases["main_started_s"] - phases["login_resolved_s"], 10, text)
 
     def test_reconnect_storm_resumes_tls(self):
         """warmup_logins + tls_resumption: every user logs in and out once, then the

@@ -104,6 +104,13 @@ TEST(ScenarioTest, FileThenOverrides) {
   EXPECT_EQ(sc->mechanism, Mechanism::Plain);
   EXPECT_EQ(sc->userName(5), "user5");
   EXPECT_EQ(sc->passwordFor("user5"), "pw-user5");
+  EXPECT_EQ(sc->settleServerCpuBelow, 0) << "off unless asked";
+  auto settled = Scenario::load(path, {"settle_server_cpu_below=15", "settle_max=40"});
+  ASSERT_TRUE(settled.isOk()) << settled.error().detail;
+  EXPECT_EQ(settled->settleServerCpuBelow, 15);
+  EXPECT_EQ(settled->settleMax, 40);
+  EXPECT_FALSE(Scenario::load(path, {"settle_server_cpu_below=150"}).isOk());
+  EXPECT_FALSE(Scenario::load(path, {"settle_max=-1"}).isOk());
   EXPECT_FALSE(Scenario::load(path, {"userz=1"}).isOk());
   EXPECT_FALSE(Scenario::load(path, {"kind=nope"}).isOk());
   std::filesystem::remove(path);
