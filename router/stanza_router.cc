@@ -63,7 +63,7 @@ OfflineWrite writeOffline(store::Store& st, const RoutedStanza& s, const std::st
   OfflineWrite w;
   auto fail = [&w](const Error& e) {
     w.condition = offlineFailureCondition(e);
-    w.transient = e.reason == "unavailable" || e.reason == "busy";
+    w.transient = store::isTransient(e);
   };
   auto user = st.getUser(s.to.local());
   if (!user.isOk()) {

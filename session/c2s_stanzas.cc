@@ -74,7 +74,7 @@ void submitUnackedWrite(SessionEnv& env, std::shared_ptr<UnackedWrite> w) {
     while (!w->msgs.empty()) {
       auto r = st.pushOffline(w->user, router::withDelayStamp(w->msgs.front(), w->domain, w->nowMs), w->nowMs,
                               w->maxPerUser);
-      const bool transient = !r && (r.error().reason == "unavailable" || r.error().reason == "busy");
+      const bool transient = !r && store::isTransient(r.error());
       if (transient && ++w->attempts < kUnackedWriteAttempts) {
         std::this_thread::sleep_for(kUnackedWriteRetry);
         return submitUnackedWrite(*home, w);  // again, behind what queued meanwhile

@@ -35,6 +35,11 @@
 
 namespace xmesh::store {
 
+// The database is down or overloaded ("unavailable", "busy"): the same call may succeed
+// later, so a write that was already promised (an accepted message) is kept and tried
+// again rather than given up.
+inline bool isTransient(const Error& e) { return e.reason == "unavailable" || e.reason == "busy"; }
+
 // RFC 6121 subscription state of a roster item, from the roster owner's point of view.
 enum class Sub { None, To, From, Both };
 
