@@ -150,6 +150,7 @@ LinkSet::LinkSet(uv_loop_t* loop, LinkSetOptions options, Events& events)
     config.maxUnackedBytes = options_.maxUnackedBytes;
     config.controlKinds = options_.controlKinds;
     config.volatileKinds = options_.volatileKinds;
+    config.gatedAcks = options_.gatedAcks;
     p->linkEvents = std::make_unique<PeerEvents>(*this, *p);
     p->link = std::make_unique<r2r::Link>(std::move(config), *p->linkEvents);
     peers_[n] = std::move(p);
@@ -616,6 +617,8 @@ PeerStatus LinkSet::statusOf(const Peer& p) const {
   s.unitsReceived = st.unitsReceived;
   s.unitsResent = st.unitsResent;
   s.duplicatesDropped = st.duplicatesDropped;
+  s.unitsWithdrawn = st.unitsWithdrawn;
+  s.voidsReceived = st.voidsReceived;
   s.bytesIn = st.bytesIn;
   s.bytesOut = st.bytesOut;
   s.connections = st.connections;

@@ -63,8 +63,9 @@ struct LinkSetOptions {
   size_t maxUnackedBytes = 64u << 20;
   size_t socketHighWatermark = 8u << 20;  // Link output waits while more is on the socket
   size_t maxPeekBytes = 8192;             // plain mode: bound on the bytes before the header
-  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep"};
+  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep", "reroute"};
   std::vector<std::string> volatileKinds = {"srm"};
+  bool gatedAcks = false;  // r2r::LinkConfig::gatedAcks for every link
   // Tests only: listen / dial elsewhere than the topology's r2r endpoints.
   std::optional<topology::Endpoint> listenOverride;
   std::unordered_map<topology::NodeIndex, topology::Endpoint> dialOverrides;
@@ -82,6 +83,7 @@ struct PeerStatus {
   std::string state;
   uint64_t unackedUnits = 0, unackedBytes = 0;
   uint64_t unitsSent = 0, unitsReceived = 0, unitsResent = 0, duplicatesDropped = 0;
+  uint64_t unitsWithdrawn = 0, voidsReceived = 0;
   uint64_t bytesIn = 0, bytesOut = 0;  // plaintext, Link level
   uint64_t connections = 0;            // transports the Link was opened on
   uint64_t establishments = 0, peerRestarts = 0;

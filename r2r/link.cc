@@ -120,7 +120,7 @@ void Link::connectionOpened(int64_t nowMs) {
   const size_t before = output_.size();
   wire::appendStreamHeader(output_, config_.selfNode, config_.peerNode);
   wire::appendHello(output_, wire::HelloFields{config_.selfNode, config_.selfCluster, config_.epoch,
-                                               peerEpoch_, config_.version, inReceived_});
+                                               peerEpoch_, config_.version, ackableSeq()});
   stats_.bytesOut += output_.size() - before;
   markWritten();
 }
@@ -131,6 +131,7 @@ void Link::connectionClosed() {
   parser_.reset();  // deferred by the parser when called from one of its callbacks
   gotHello_ = gotStart_ = adoptOnStart_ = false;
   ackRequested_ = false;
+  peerWantsAck_ = false;
   inNext_ = 0;
 }
 
@@ -264,17 +265,49 @@ void Link::requestAck() {
 
 void Link::writeAck() {
   const size_t before = output_.size();
-  wire::appendAck(output_, inReceived_);
+  const uint64_t h = ackableSeq();
+  wire::appendAck(output_, h);
   stats_.bytesOut += output_.size() - before;
   ++stats_.acksSent;
-  inAckSent_ = inReceived_;
+  inAckSent_ = h;
   markWritten();
 }
 
 void Link::maybeAck(size_t threshold) {
-  if (state_ == LinkState::Established && gotStart_ && inReceived_ - inAckSent_ >= threshold) {
+  if (state_ == LinkState::Established && gotStart_ && ackableSeq() - inAckSent_ >= threshold) {
     writeAck();
   }
+}
+
+void Link::allowAck(uint64_t generation, uint64_t upTo) {
+  if (generation != inGeneration_ || upTo <= ackAllowed_) return;
+  ackAllowed_ = std::min(upTo, inReceived_);
+  if (peerWantsAck_) {
+    maybeAck(1);
+    peerWantsAck_ = ackableSeq() < inReceived_;
+  } else {
+    maybeAck(config_.ackEvery);  // as if the units had arrived now; the tick acks the rest
+  }
+}
+
+std::vector<WithdrawnUnit> Link::withdrawRouted(const std::function<bool(UnitKind, std::string_view)>& take) {
+  std::vector<WithdrawnUnit> out;
+  if (state_ == LinkState::Established) return out;
+  for (uint64_t seq = std::max(withdrawScanned_, outAcked_) + 1; seq <= sentSeq(); ++seq) {
+    const std::string_view bytes = journal_.unit(static_cast<size_t>(seq - outAcked_ - 1));
+    UnitKind kind = UnitKind::Control;
+    if (bytes.starts_with("<m:fanout")) {
+      kind = UnitKind::Fanout;
+    } else if (bytes.starts_with("<message") || bytes.starts_with("<presence") || bytes.starts_with("<iq")) {
+      kind = UnitKind::Stanza;
+    }
+    if (kind == UnitKind::Control || !take(kind, bytes)) continue;
+    out.push_back(WithdrawnUnit{seq, kind, std::string(bytes)});
+    voids_.push_back(seq);
+  }
+  withdrawScanned_ = sentSeq();
+  stats_.unitsWithdrawn += out.size();
+  return out;
 }
 
 void Link::fail(std::string_view reason, std::string_view detail) { protocolError(reason, detail); }
@@ -334,11 +367,15 @@ void Link::onLinkElement(xml::Stanza&& stanza) {
   if (name == "start") return onStart(stanza);
   if (name == "a") return onAck(stanza);
   if (name == "r") {
-    if (gotStart_) writeAck();
+    if (!gotStart_) return;
+    writeAck();
+    // Gated: answered again as soon as the application allows more.
+    peerWantsAck_ = ackableSeq() < inReceived_;
     return;
   }
   if (name == "hb") return;  // its bytes already refreshed lastRecvMs_
   if (name == "fanout") return onCountedUnit(std::move(stanza), UnitKind::Fanout);
+  if (name == "void") return onVoidUnit();
   for (const std::string& kind : config_.controlKinds) {
     if (kind == name) return onCountedUnit(std::move(stanza), UnitKind::Control);
   }
@@ -394,7 +431,15 @@ void Link::onHello(const xml::Stanza& stanza) {
   if (hello.knowsUs) pruneAcked(hello.h);
   const size_t before = output_.size();
   wire::appendStart(output_, outAcked_);
-  for (size_t i = 0; i < journal_.count(); ++i) output_.append(journal_.unit(i));
+  auto nextVoid = voids_.begin();
+  for (size_t i = 0; i < journal_.count(); ++i) {
+    if (nextVoid != voids_.end() && *nextVoid == outAcked_ + 1 + i) {
+      wire::appendVoid(output_);  // withdrawn: counted, delivered to nobody
+      ++nextVoid;
+    } else {
+      output_.append(journal_.unit(i));
+    }
+  }
   stats_.bytesOut += output_.size() - before;
   const uint64_t resent = maxWritten_ > outAcked_ ? maxWritten_ - outAcked_ : 0;
   stats_.unitsResent += std::min<uint64_t>(resent, journal_.count());
@@ -416,7 +461,8 @@ void Link::onStart(const xml::Stanza& stanza) {
   if (adoptOnStart_) {
     // A new incarnation of the peer (or the first contact): its numbering starts here.
     peerEpoch_ = hello_.epoch;
-    inReceived_ = inAckSent_ = after;
+    inReceived_ = inAckSent_ = ackAllowed_ = after;
+    ++inGeneration_;
     adoptOnStart_ = false;
   } else if (after > inReceived_) {
     // Units inReceived_+1 .. after would never arrive: refuse rather than lose them.
@@ -446,6 +492,7 @@ void Link::onAck(const xml::Stanza& stanza) {
 void Link::pruneAcked(uint64_t h) {
   journal_.popFront(static_cast<size_t>(h - outAcked_));
   outAcked_ = h;
+  while (!voids_.empty() && voids_.front() <= h) voids_.pop_front();
   if (full_ && journal_.bytes() <= config_.maxUnackedBytes / 2) {
     full_ = false;
     events_.onWritable();
@@ -483,6 +530,20 @@ void Link::onCountedUnit(xml::Stanza&& stanza, UnitKind kind) {
   inReceived_ = seq;
   ++stats_.unitsReceived;
   events_.onUnit(std::move(unit));
+}
+
+// A unit the peer withdrew (withdrawRouted): it keeps the numbering and is not delivered.
+void Link::onVoidUnit() {
+  if (!gotStart_) return protocolError("unexpected-element", "unit before start");
+  const uint64_t seq = inNext_++;
+  if (seq <= inReceived_) {
+    ++stats_.duplicatesDropped;
+    return;
+  }
+  inReceived_ = seq;
+  ++stats_.voidsReceived;
+  // Nothing to hand over: no reason to hold its ack back.
+  if (config_.gatedAcks && ackAllowed_ + 1 == seq) ackAllowed_ = seq;
 }
 
 void Link::onVolatileUnit(xml::Stanza&& stanza) {

@@ -13,8 +13,11 @@
 // caller may call send*(), requestAck(), fail(), connectionClosed() and the accessors,
 // but must not destroy the Link or call connectionOpened().
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,12 +46,16 @@ struct LinkConfig {
   size_t maxUnitBytes = 1u << 20;      // largest unit either way (the parser's stanza limit)
   // Control kinds accepted from the peer; anything else in our namespace is an error.
   // Later features add kinds here, the Link itself does not change.
-  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep"};
+  std::vector<std::string> controlKinds = {"dir", "serve", "failover", "rep", "reroute"};
   // Volatile control kinds: not counted, acknowledged or resent; written only while
   // established and lost with the connection (sendVolatile). For state that is stale
   // once a newer copy exists and dangerous when replayed late, e.g. SRM heartbeats: a
   // heartbeat resent to a peer's next incarnation would describe a past that is gone.
   std::vector<std::string> volatileKinds = {"srm"};
+  // Acks wait for the application (allowAck): a node that replicates to its PRG peer
+  // acknowledges a unit only once what the unit caused has reached the peer, so the
+  // sender keeps (and may reroute) everything a crash here could lose.
+  bool gatedAcks = false;
 };
 
 enum class LinkState : uint8_t {
@@ -80,11 +87,20 @@ struct PeerHello {
   std::string streamFrom, streamTo;
 };
 
+// A routed unit taken back from the journal (Link::withdrawRouted).
+struct WithdrawnUnit {
+  uint64_t seq = 0;  // its number in our numbering towards this peer
+  UnitKind kind = UnitKind::Stanza;  // Stanza or Fanout
+  std::string bytes;                 // the unit as it was queued
+};
+
 struct LinkStats {
   uint64_t unitsSent = 0;          // counted units accepted by send*()
   uint64_t unitsReceived = 0;      // delivered through onUnit()
   uint64_t unitsResent = 0;        // written again on a later connection
   uint64_t duplicatesDropped = 0;  // received again and dropped by count
+  uint64_t unitsWithdrawn = 0;     // routed units taken back (withdrawRouted)
+  uint64_t voidsReceived = 0;      // <m:void/> placeholders counted and dropped
   uint64_t sendsRefused = 0;       // Full or Invalid
   uint64_t acksSent = 0, acksReceived = 0, ackRequestsSent = 0, heartbeatsSent = 0;
   uint64_t bytesIn = 0, bytesOut = 0;
@@ -141,6 +157,18 @@ class Link {
   // else NotSent; never counted, acknowledged or resent. The peer gets it as a Control
   // unit with seq 0, in order with the counted units around it.
   SendResult sendVolatile(std::string_view name, std::span<const Attr> attrs);
+  // Takes back every routed unit (stanza, fan-out) still unacknowledged for which
+  // `take(kind, bytes)` says yes, oldest first, each at most once; the peer gets an
+  // <m:void/> in its place, so both sides' numbering stays whole. For a peer that died and
+  // whose users another node serves now: the caller routes the units there. Only while
+  // not established (what the current connection carried may be in the peer's hands:
+  // empty then). Units the peer already received but had not acknowledged may have
+  // been handled there too; the caller deduplicates (router/ack_gate.h).
+  std::vector<WithdrawnUnit> withdrawRouted(const std::function<bool(UnitKind, std::string_view)>& take);
+  // Gated acks (LinkConfig::gatedAcks): the peer may be told it delivered units up to
+  // `upTo` of its numbering generation `generation` (receivedGeneration() when the
+  // caller took receivedSeq()); a stale generation is ignored.
+  void allowAck(uint64_t generation, uint64_t upTo);
   // Asks the peer for an ack now (<m:r/>); no-op unless established.
   void requestAck();
   // Caller-side refusal (e.g. a peer speaking for users it does not serve, repeatedly):
@@ -164,6 +192,11 @@ class Link {
   uint64_t sentSeq() const { return outAcked_ + journal_.count(); }  // last unit queued
   uint64_t ackedSeq() const { return outAcked_; }
   uint64_t receivedSeq() const { return inReceived_; }  // last unit delivered
+  // The peer incarnation receivedSeq() counts in, and a counter bumped whenever it
+  // changes (allowAck's guard).
+  const std::string& receivedEpoch() const { return peerEpoch_; }
+  uint64_t receivedGeneration() const { return inGeneration_; }
+  uint64_t ackableSeq() const { return config_.gatedAcks ? std::min(inReceived_, ackAllowed_) : inReceived_; }
 
  private:
   class Handler;
@@ -177,6 +210,7 @@ class Link {
   void onAck(const xml::Stanza& stanza);
   void onPeerStreamError(const xml::Stanza& stanza);
   void onCountedUnit(xml::Stanza&& stanza, UnitKind kind);
+  void onVoidUnit();
   void onVolatileUnit(xml::Stanza&& stanza);
   Status decodeUnit(Unit& unit);
   void protocolError(std::string_view reason, std::string_view detail);
@@ -204,11 +238,18 @@ class Link {
   uint64_t maxWritten_ = 0;  // highest unit ever written (resend accounting)
   bool full_ = false;        // Full was reported; onWritable() owed
   bool ackRequested_ = false;
+  // Withdrawn units (ascending seqs, all unacked) are written as <m:void/>; units up to
+  // withdrawScanned_ were offered to withdrawRouted() already.
+  std::deque<uint64_t> voids_;
+  uint64_t withdrawScanned_ = 0;
 
   // Inbound (the peer's numbering, for incarnation peerEpoch_).
   std::string peerEpoch_;
   uint64_t inReceived_ = 0;
   uint64_t inAckSent_ = 0;
+  uint64_t ackAllowed_ = 0;    // gatedAcks: the application's allowance
+  bool peerWantsAck_ = false;  // gatedAcks: an <m:r/> asked for more than was allowed
+  uint64_t inGeneration_ = 0;  // bumped when peerEpoch_ changes
 
   // Per connection.
   bool gotHello_ = false, gotStart_ = false;

@@ -109,8 +109,8 @@ bool isNsDecl(std::string_view name) { return name == "xmlns" || name.starts_wit
 }  // namespace
 
 bool isReservedName(std::string_view name) {
-  static constexpr std::array<std::string_view, 7> kReserved{"hello", "start",  "a",    "r",
-                                                             "hb",    "fanout", "error"};
+  static constexpr std::array<std::string_view, 8> kReserved{"hello",  "start", "a",   "r",
+                                                             "hb",     "fanout", "error", "void"};
   for (std::string_view r : kReserved) {
     if (r == name) return true;
   }
@@ -175,6 +175,8 @@ void appendAck(std::string& out, uint64_t h) {
 
 void appendAckRequest(std::string& out) { out += "<m:r/>"; }
 void appendHeartbeat(std::string& out) { out += "<m:hb/>"; }
+
+void appendVoid(std::string& out) { out += "<m:void/>"; }
 
 void appendFanout(std::string& out, std::span<const std::string> recipients,
                   std::string_view presence) {

@@ -50,6 +50,8 @@ void appendStart(std::string& out, uint64_t after);
 void appendAck(std::string& out, uint64_t h);
 void appendAckRequest(std::string& out);
 void appendHeartbeat(std::string& out);
+// <m:void/>: a counted unit the sender withdrew (Link::withdrawRouted).
+void appendVoid(std::string& out);
 // <m:fanout to='r1 r2 ...'>{presence}</m:fanout>. Recipients must be non-empty and free
 // of whitespace (bare JIDs); checked by the caller (Link).
 void appendFanout(std::string& out, std::span<const std::string> recipients,

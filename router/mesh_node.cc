@@ -3,6 +3,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unordered_map>
 
 #include "core/log.h"
 #include "router/node.h"
@@ -38,6 +39,9 @@ constexpr int64_t kReplicaHoldMs = 15000;
 constexpr size_t kSyncBatchesPerTick = 8;
 constexpr size_t kHomesPage = 10000;
 constexpr int64_t kDirectoryRetryMs = 250;
+// A stanza withdrawn from a dead node's link, sent to the node that serves its recipient
+// now: <m:reroute via='dead' epoch='our incarnation' seq='its number towards dead'>.
+constexpr std::string_view kRerouteKind = "reroute";
 
 std::string randomEpoch() {
   std::random_device rd;
@@ -107,8 +111,10 @@ Status MeshNode::start() {
   mesh::LinkSetOptions opts;
   opts.topology = topology_;
   opts.self = self_;
-  opts.epoch = randomEpoch();
+  opts.epoch = epoch_ = randomEpoch();
   opts.listenOverride = listenOverride_;
+  // With a PRG peer to replicate to, acks say "handled and replicated" (router/ack_gate.h).
+  opts.gatedAcks = topology_->backupOf(self_).has_value();
   links_ = std::make_unique<mesh::LinkSet>(node_.loop(meshLoop_).uvLoop(), std::move(opts), *this);
   sync_ = std::make_unique<DirectorySync>(*topology_, self_, homes_,
                                           [this](topology::NodeIndex p) { return links_->link(p); });
@@ -138,6 +144,7 @@ Status MeshNode::start() {
     barriers_ = std::make_unique<Barriers>(std::move(links), [this](uint32_t loop, std::function<void()> fn) {
       env().runOn(loop, std::move(fn));
     });
+    startAckGate(*peer);
     redundancy_ = std::make_unique<Redundancy>(node_, *this, topology_, self_, *peer, node_.loop(meshLoop_).uvLoop());
     if (Status s = redundancy_->start(); !s) return s;
   }
@@ -190,6 +197,8 @@ void MeshNode::tick() {
     node_.router().route(env(), std::move(s));
   }
   if (replicas_) rerouteReleased(replicas_->expire(now));
+  for (topology::NodeIndex p : topology_->peersOf(self_))
+    if (node_.failover().failedOver(p)) withdrawFrom(p);
   if (now - lastPollMs_ >= kStorePollMs) {
     lastPollMs_ = now;
     pollStore();
@@ -298,6 +307,7 @@ void MeshNode::onEstablished(topology::NodeIndex peer, const r2r::PeerHello& hel
 void MeshNode::onDown(topology::NodeIndex peer, std::string_view reason) {
   log::info("mesh", "link-down", {{"peer", topology_->node(peer).id}, {"reason", std::string(reason)}});
   if (replicator_ && topology_->backupOf(self_) == peer) replicator_->onLinkDown();
+  withdrawFrom(peer);
 }
 
 void MeshNode::onWritable(topology::NodeIndex peer) {
@@ -306,6 +316,13 @@ void MeshNode::onWritable(topology::NodeIndex peer) {
 }
 
 void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
+  const r2r::UnitKind kind = unit.kind;
+  const uint64_t seq = unit.seq;
+  handleUnit(peer, std::move(unit));
+  if (ackGate_) ackGate_->onUnit(peer, kind, seq);
+}
+
+void MeshNode::handleUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
   switch (unit.kind) {
     case r2r::UnitKind::Stanza:
       counters_.received.fetch_add(1, std::memory_order_relaxed);
@@ -325,6 +342,7 @@ void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
       }
       if (unit.name() == kFailoverKind) return handleClaim(peer, unit);
       if (unit.name() == replica::kKind) return handleReplica(peer, unit);
+      if (unit.name() == kRerouteKind) return handleReroute(peer, unit);
       log::debug("mesh", "control-ignored", {{"peer", topology_->node(peer).id}, {"kind", unit.name()}});
       return;
   }
@@ -431,6 +449,7 @@ void MeshNode::applyClaim(topology::NodeIndex announcer, const ServingClaim& cla
   auto home = topology_->nodeIndex(claim.home);
   const bool failed = claims_.failedOver(*home);
   node_.failover().set(*home, failed);
+  if (failed && *home != self_) withdrawFrom(*home);
   if (changed)
     log::info("mesh", failed ? "failed-over" : "failed-back",
               {{"home", claim.home}, {"served_by", failed ? topology_->node(*topology_->backupOf(*home)).id : claim.home},
@@ -457,7 +476,159 @@ void MeshNode::handleReplica(topology::NodeIndex peer, const r2r::Unit& unit) {
   if (!replicas_ || topology_->backupOf(self_) != peer) return refuse(peer, "rep-not-my-peer", topology_->node(peer).id);
   auto record = replica::decode(unit.attrs, unit.children);
   if (!record) return refuse(peer, record.error().reason, record.error().detail);
+  if (record->op == replica::Op::Mark) {
+    auto origin = topology_->nodeIndex(record->node);
+    if (!origin) return refuse(peer, "bad-rep", "mark for unknown node " + record->node);
+    HandledMark& m = marks_[*origin];
+    if (m.epoch != record->epoch) m = HandledMark{record->epoch, 0};
+    m.h = std::max(m.h, record->h);
+    return;
+  }
+  // The peer starts over: what it said it handled is said again after its snapshot.
+  if (record->op == replica::Op::Reset) marks_.assign(marks_.size(), HandledMark{});
   replicas_->apply(std::move(record.value()));
+}
+
+void MeshNode::startAckGate(topology::NodeIndex peer) {
+  marks_.assign(topology_->nodes().size(), HandledMark{});
+  std::vector<r2r::Link*> links(topology_->nodes().size(), nullptr);
+  for (topology::NodeIndex p : topology_->peersOf(self_)) links[p] = links_->link(p);
+  AckGate::Hooks hooks;
+  hooks.replicationGeneration = [this]() -> std::optional<uint64_t> {
+    if (!replicator_ || !replicator_->streaming()) return std::nullopt;
+    return replicator_->snapshots();
+  };
+  hooks.roundTrip = [this](std::function<void()> done) {
+    // Behind the stanzas this loop routed to each loop, then behind the records each
+    // loop published (Replicator::publish goes through the same queues).
+    auto left = std::make_shared<uint32_t>(node_.loopCount());
+    auto shared = std::make_shared<std::function<void()>>(std::move(done));
+    Loop& mesh = node_.loop(meshLoop_);
+    for (uint32_t j = 0; j < node_.loopCount(); ++j) {
+      Loop* via = &node_.loop(j);
+      mesh.runOn(j, [via, meshLoop = meshLoop_, left, shared] {
+        via->runOn(meshLoop, [left, shared] {
+          if (--*left == 0) (*shared)();
+        });
+      });
+    }
+  };
+  hooks.publishMark = [this](topology::NodeIndex origin, const std::string& epoch, uint64_t h) {
+    replica::Record r;
+    r.op = replica::Op::Mark;
+    r.node = topology_->node(origin).id;
+    r.epoch = epoch;
+    r.h = h;
+    replicator_->publish(env(), std::move(r));
+  };
+  ackGate_ = std::make_unique<AckGate>(std::move(links), peer, std::move(hooks));
+}
+
+bool MeshNode::handledByPeer(topology::NodeIndex via, topology::NodeIndex origin, std::string_view epoch,
+                             uint64_t seq) const {
+  if (topology_->backupOf(self_) != via || origin >= marks_.size()) return false;
+  const HandledMark& m = marks_[origin];
+  return !m.epoch.empty() && m.epoch == epoch && seq <= m.h;
+}
+
+namespace {
+// The bare user a routed unit is for: a stanza's `to`, a fan-out's first recipient.
+std::optional<std::string> unitRecipient(r2r::UnitKind kind, std::string_view bytes) {
+  if (kind == r2r::UnitKind::Stanza) {
+    auto st = r2r::wire::stanzaFromCanonical(bytes);
+    if (!st) return std::nullopt;
+    auto to = jid::Jid::parse(st->to);
+    if (!to.isOk()) return std::nullopt;
+    return std::string(to->local());
+  }
+  auto scanned = r2r::wire::scanElement(bytes);
+  if (!scanned) return std::nullopt;
+  std::string_view list = r2r::wire::findAttr(scanned->attrs, "to");
+  std::string_view first = list.substr(0, list.find(' '));
+  return std::string(first.substr(0, first.find('@')));
+}
+}  // namespace
+
+void MeshNode::withdrawFrom(topology::NodeIndex dead) {
+  r2r::Link* link = links_ ? links_->link(dead) : nullptr;
+  if (!link || link->state() == r2r::LinkState::Established || link->unackedCount() == 0) return;
+  if (!node_.failover().failedOver(dead)) return;
+  // Only what someone else serves now; the rest waits for the node, as before.
+  auto units = link->withdrawRouted([&](r2r::UnitKind kind, std::string_view bytes) {
+    auto user = unitRecipient(kind, bytes);
+    return user && remoteServer(*user) != dead;
+  });
+  if (units.empty()) return;
+  counters_.withdrawn.fetch_add(units.size(), std::memory_order_relaxed);
+  log::info("mesh", "units-withdrawn", {{"peer", topology_->node(dead).id}, {"units", std::to_string(units.size())}});
+  for (r2r::WithdrawnUnit& u : units) rerouteWithdrawn(dead, std::move(u));
+}
+
+void MeshNode::rerouteWithdrawn(topology::NodeIndex dead, r2r::WithdrawnUnit&& unit) {
+  if (unit.kind == r2r::UnitKind::Fanout) {
+    // Presence is state, not a message: no deduplication, each recipient where it is now.
+    auto scanned = r2r::wire::scanElement(unit.bytes);
+    if (!scanned) return;
+    std::string_view list = r2r::wire::findAttr(scanned->attrs, "to");
+    std::vector<std::string> here;
+    std::unordered_map<topology::NodeIndex, std::vector<std::string>> elsewhere;
+    for (size_t i = 0; i < list.size();) {
+      size_t end = std::min(list.find(' ', i), list.size());
+      std::string bare(list.substr(i, end - i));
+      i = end + 1;
+      if (bare.empty()) continue;
+      auto server = remoteServer(std::string_view(bare).substr(0, bare.find('@')));
+      if (server) elsewhere[*server].push_back(std::move(bare));
+      else here.push_back(std::move(bare));
+    }
+    auto presence = makeShared(std::move(scanned->children));
+    if (!here.empty()) node_.router().deliverFanout(env(), here, presence);
+    for (auto& [n, recipients] : elsewhere) sendFanout(n, recipients, presence);
+    return;
+  }
+  auto st = r2r::wire::stanzaFromCanonical(unit.bytes);
+  if (!st) return;
+  auto to = jid::Jid::parse(st->to);
+  if (!to.isOk()) return;
+  if (auto server = remoteServer(to->local())) {
+    r2r::Link* link = links_->link(*server);
+    const r2r::Attrs attrs{{"via", topology_->node(dead).id}, {"epoch", epoch_}, {"seq", std::to_string(unit.seq)}};
+    r2r::SendResult r = link ? link->sendControl(kRerouteKind, attrs, {}, unit.bytes) : r2r::SendResult::Invalid;
+    if (r == r2r::SendResult::Queued) {
+      counters_.reroutesSent.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    log::warn("mesh", "reroute-refused", {{"peer", topology_->node(*server).id},
+                                          {"result", std::string(r2r::sendResultName(r))}, {"to", st->to}});
+    return;
+  }
+  // Served here now: we are the dead node's PRG peer.
+  if (handledByPeer(dead, self_, epoch_, unit.seq)) {
+    counters_.reroutesDeduplicated.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto from = jid::Jid::parse(st->from);
+  if (!from.isOk()) return;
+  const StanzaKind kind = kindOf(st->name);
+  auto rs = routedStanza(std::move(st.value()), kind, std::move(from.value()), std::move(to.value()),
+                         makeShared(std::move(unit.bytes)));
+  rs->viaNode = static_cast<int16_t>(dead);  // never forwarded again
+  node_.router().route(env(), std::move(rs));
+}
+
+void MeshNode::handleReroute(topology::NodeIndex peer, const r2r::Unit& unit) {
+  auto via = topology_->nodeIndex(unit.attr("via"));
+  uint64_t seq = 0;
+  if (!via || unit.attr("epoch").empty() || !r2r::wire::parseUint64(unit.attr("seq"), &seq))
+    return refuse(peer, "bad-reroute", "reroute lacks via, epoch or seq");
+  auto st = r2r::wire::stanzaFromCanonical(unit.children);
+  if (!st || kindOf(st->name) == StanzaKind::Other) return refuse(peer, "bad-reroute", "reroute without a stanza");
+  counters_.reroutesReceived.fetch_add(1, std::memory_order_relaxed);
+  if (handledByPeer(*via, peer, unit.attr("epoch"), seq)) {
+    counters_.reroutesDeduplicated.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  handleStanza(peer, std::move(st.value()));
 }
 
 void MeshNode::onServingStarted(const std::string& home) {
@@ -528,6 +699,10 @@ void MeshNode::renderMetrics(std::string& out) const {
           [](const mesh::PeerStatus& p) { return p.unitsResent; });
   perPeer("xmesh_r2r_duplicates_dropped_total", "counter", "Units received twice and dropped.",
           [](const mesh::PeerStatus& p) { return p.duplicatesDropped; });
+  perPeer("xmesh_r2r_units_withdrawn_total", "counter", "Routed units taken back from a dead peer's queue and routed to the node serving its users.",
+          [](const mesh::PeerStatus& p) { return p.unitsWithdrawn; });
+  perPeer("xmesh_r2r_voids_received_total", "counter", "Units the peer withdrew (counted, not delivered).",
+          [](const mesh::PeerStatus& p) { return p.voidsReceived; });
   perPeer("xmesh_r2r_bytes_sent_total", "counter", "Bytes written to the peer (link layer).",
           [](const mesh::PeerStatus& p) { return p.bytesOut; });
   perPeer("xmesh_r2r_bytes_received_total", "counter", "Bytes read from the peer (link layer).",
@@ -575,6 +750,15 @@ void MeshNode::renderMetrics(std::string& out) const {
     metric("xmesh_replica_sessions", "gauge", "Sessions of the PRG peer replicated here (live and taken over).", replicas_->sessions());
     metric("xmesh_replica_stanzas", "gauge", "Unacknowledged stanzas of those sessions held here.", replicas_->stanzas());
     metric("xmesh_replica_rerouted_total", "counter", "Replicated messages routed again after a takeover nobody activated.", replicaRerouted_.load());
+  }
+  metric("xmesh_mesh_units_withdrawn_total", "counter", "Routed units taken back from dead nodes' queues.", counters_.withdrawn.load());
+  metric("xmesh_mesh_reroutes_sent_total", "counter", "Withdrawn stanzas sent to the node serving their recipient now.", counters_.reroutesSent.load());
+  metric("xmesh_mesh_reroutes_received_total", "counter", "Withdrawn stanzas other nodes sent here.", counters_.reroutesReceived.load());
+  metric("xmesh_mesh_reroutes_deduplicated_total", "counter", "Withdrawn stanzas dropped: the dead node had handled them (its marks).", counters_.reroutesDeduplicated.load());
+  if (ackGate_) {
+    metric("xmesh_r2r_ack_rounds_total", "counter", "Rounds of the r2r ack gate (acks after replication).", ackGate_->rounds());
+    metric("xmesh_r2r_ack_rounds_voided_total", "counter", "Ack gate rounds started again because a replication snapshot began meanwhile.", ackGate_->roundsVoided());
+    metric("xmesh_replica_marks_sent_total", "counter", "Handled-unit marks sent to the PRG peer.", ackGate_->marksPublished());
   }
   metric("xmesh_mesh_misrouted_total", "counter", "Stanzas for users this node's directory places elsewhere.", counters_.misrouted.load());
 }

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mesh/link_set.h"
+#include "router/ack_gate.h"
 #include "router/directory_sync.h"
 #include "router/home_directory.h"
 #include "router/replica_barrier.h"
@@ -97,6 +98,7 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   }
   void checkBarriers() {
     if (barriers_ && !barriers_->idle()) barriers_->check();
+    if (ackGate_) ackGate_->check();
   }
   // The SRM of this node's HA group (nullptr when it has none); any thread.
   Redundancy* redundancy() { return redundancy_.get(); }
@@ -110,7 +112,13 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
  private:
   struct Counters {
     std::atomic<uint64_t> forwarded{0}, forwardRefused{0}, fanoutsSent{0}, received{0},
-        fanoutsReceived{0}, refused{0}, misrouted{0}, directoryRetries{0}, claimsReceived{0};
+        fanoutsReceived{0}, refused{0}, misrouted{0}, directoryRetries{0}, claimsReceived{0},
+        withdrawn{0}, reroutesSent{0}, reroutesReceived{0}, reroutesDeduplicated{0};
+  };
+  // What the PRG peer handled of each node's units (AckGate marks), by origin node.
+  struct HandledMark {
+    std::string epoch;
+    uint64_t h = 0;
   };
   static void onTimer(uv_timer_t* t);
   void tick();
@@ -118,6 +126,7 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   void applyStoreHomes(std::vector<std::string> own, std::vector<std::pair<std::string, topology::NodeIndex>> cluster);
   void sendStanza(topology::NodeIndex node, const std::shared_ptr<const RoutedStanza>& s);
   void sendFanout(topology::NodeIndex node, const std::vector<std::string>& recipients, const SharedBytes& presence);
+  void handleUnit(topology::NodeIndex peer, r2r::Unit&& unit);
   void handleStanza(topology::NodeIndex peer, xml::Stanza&& stanza);
   void handleFanout(topology::NodeIndex peer, r2r::Unit&& unit);
   // True when the peer may speak for `user` (serves it, or we do not know the user).
@@ -130,6 +139,16 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   void applyClaim(topology::NodeIndex announcer, const ServingClaim& claim);
   void refreshSnapshot();
   void handleReplica(topology::NodeIndex peer, const r2r::Unit& unit);
+  void startAckGate(topology::NodeIndex peer);
+  // The routed units still queued for `dead`, a node whose users another node serves now
+  // and whose link is down, are taken back and routed to that node (Link::withdrawRouted):
+  // kept for the dead node's next incarnation they would be lost if it never came back.
+  void withdrawFrom(topology::NodeIndex dead);
+  void rerouteWithdrawn(topology::NodeIndex dead, r2r::WithdrawnUnit&& unit);
+  // A stanza another node withdrew from `via` and sent here (`reroute` records).
+  void handleReroute(topology::NodeIndex peer, const r2r::Unit& unit);
+  // True when our PRG peer `via` had handled unit `seq` of `origin`'s incarnation `epoch`.
+  bool handledByPeer(topology::NodeIndex via, topology::NodeIndex origin, std::string_view epoch, uint64_t seq) const;
   // Routes the messages of replicated sessions nobody took over again (mesh loop).
   void rerouteReleased(std::vector<ReplicaStore::Released> released);
   RouterEnv& env();
@@ -147,6 +166,9 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   std::unique_ptr<ReplicaStore> replicas_;
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<Barriers> barriers_;
+  std::unique_ptr<AckGate> ackGate_;
+  std::string epoch_;               // this process's r2r incarnation
+  std::vector<HandledMark> marks_;  // [origin NodeIndex], mesh loop
   std::atomic<uint64_t> replicaRerouted_{0};
   uv_timer_t timer_{};
   bool timerStarted_ = false;

@@ -7,7 +7,7 @@
 namespace xmesh::router::replica {
 namespace {
 
-constexpr std::array<std::string_view, 6> kOps{"reset", "open", "presence", "out", "ack", "close"};
+constexpr std::array<std::string_view, 7> kOps{"reset", "open", "presence", "out", "ack", "close", "mark"};
 
 std::optional<Op> opFromName(std::string_view name) {
   for (size_t i = 0; i < kOps.size(); ++i)
@@ -30,6 +30,12 @@ std::string_view opName(Op op) { return kOps[static_cast<size_t>(op)]; }
 r2r::Attrs encode(const Record& r) {
   r2r::Attrs a{{"op", std::string(opName(r.op))}};
   if (r.op == Op::Reset) return a;
+  if (r.op == Op::Mark) {
+    a.emplace_back("node", r.node);
+    a.emplace_back("epoch", r.epoch);
+    a.emplace_back("h", std::to_string(r.h));
+    return a;
+  }
   a.emplace_back("jid", r.jid);
   switch (r.op) {
     case Op::Open:
@@ -52,6 +58,7 @@ r2r::Attrs encode(const Record& r) {
       a.emplace_back("keep", flag(r.keep));
       break;
     case Op::Reset:
+    case Op::Mark:
       break;
   }
   return a;
@@ -62,6 +69,13 @@ Result<Record> decode(const r2r::Attrs& attrs, std::string_view children) {
   AttrReader in{attrs, {}};
   in.slug("op", r.op, &opFromName);
   if (!in.bad.empty()) return Error{"bad-rep", "missing or malformed: op"};
+  if (r.op == Op::Mark) {
+    in.text("node", r.node);
+    in.text("epoch", r.epoch);
+    in.integer("h", r.h);
+    if (!in.bad.empty()) return Error{"bad-rep", "missing or malformed: " + in.bad};
+    return r;
+  }
   if (r.op != Op::Reset) in.text("jid", r.jid);
   switch (r.op) {
     case Op::Open:
@@ -87,6 +101,7 @@ Result<Record> decode(const r2r::Attrs& attrs, std::string_view children) {
       in.flag("keep", r.keep);
       break;
     case Op::Reset:
+    case Op::Mark:
       break;
   }
   if (!in.bad.empty()) return Error{"bad-rep", "missing or malformed: " + in.bad};

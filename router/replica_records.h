@@ -15,6 +15,10 @@
 //                               the client never acknowledged in offline storage (drop
 //                               it), keep=1: it was handed to the peer at a move (the
 //                               peer keeps it for the activation there)
+//   mark      node epoch h      the units up to h that node `node` (incarnation `epoch`)
+//                               sent the sender over r2r were handled, their effects are
+//                               ahead of this record (router/ack_gate.h); a unit that
+//                               node reroutes here later at or below h is a duplicate
 //
 // Codecs only: router/replicator.h sends them, router/replica_store.h applies them.
 #pragma once
@@ -30,12 +34,12 @@ namespace xmesh::router::replica {
 
 inline constexpr std::string_view kKind = "rep";
 
-enum class Op : uint8_t { Reset, Open, Presence, Out, Ack, Close };
+enum class Op : uint8_t { Reset, Open, Presence, Out, Ack, Close, Mark };
 std::string_view opName(Op op);
 
 struct Record {
   Op op = Op::Reset;
-  std::string jid;         // full JID of the session (all but reset)
+  std::string jid;         // full JID of the session (all but reset and mark)
   std::string home;        // open: the user's home node
   bool dual = false;       // open: the session negotiated XMESH-DUAL
   uint32_t seq = 0;        // out: XEP-0198 number of the stanza; ack: the client's h
@@ -45,6 +49,8 @@ struct Record {
   bool available = false;  // presence
   bool keep = false;       // close
   std::string stanza;      // out (offlineId == 0) and available presence: canonical bytes
+  std::string node, epoch;  // mark: the sending node and its incarnation
+  uint64_t h = 0;           // mark
 };
 
 // Attributes and the child bytes of the control unit for `r`.

@@ -107,6 +107,7 @@ void ReplicaStore::apply(replica::Record&& r) {
       if (find(r.jid, &in) && !r.keep) erase(*in, in->find(r.jid));
       break;
     case Op::Reset:
+    case Op::Mark:  // kept by the mesh (MeshNode::handleReplica), not per session
       break;
   }
   recount();

@@ -64,10 +64,12 @@ void Replicator::startOver() {
   snapshots_.fetch_add(1, std::memory_order_relaxed);
   log::info("replica", "snapshot", {{"peer", peerId_}});
   // Each loop publishes its sessions after whatever it published before: the records
-  // reach the peer after the reset and before anything newer of the same session.
+  // reach the peer after the reset and before anything newer of the same session. The
+  // loop queues (not post()) keep the snapshot ahead of the r2r ack gate's next tokens.
+  Loop& mesh = node_.loop(meshLoop_);
   for (uint32_t i = 0; i < node_.loopCount(); ++i) {
     Loop* loop = &node_.loop(i);
-    loop->post([loop] { loop->publishReplicaSnapshot(); });
+    mesh.runOn(i, [loop] { loop->publishReplicaSnapshot(); });
   }
 }
 

@@ -208,6 +208,36 @@ class RedundancyTest(unittest.TestCase):
         self.clients.append(alice2)
         alice2.login("alice", PASSWORD, resource="home")
 
+    def test_what_another_node_queued_for_a_killed_node_reaches_its_users_on_the_backup(self):
+        # n21 holds stanzas for n11 that n11 never acknowledged: some written to n11's
+        # socket while it was stopped, some sent after the kill, before anyone knew. When
+        # n12 takes n11's users over, n21 takes them back from n11's link and sends them
+        # to n12: n11 never comes back, and nothing is lost or doubled.
+        self.start()
+        carol = self.login(self.n21, "carol")
+        self.n11.proc.send_signal(signal.SIGSTOP)  # TCP stays up, n11 reads nothing
+        for i in range(3):
+            carol.send(f"<message to='alice@{DOMAIN}' id='w{i}' type='chat'><body>queued-{i}</body></message>")
+        time.sleep(0.3)
+        self.assertGreaterEqual(self.n21.link("n11")["unacked_units"], 3)
+        self.n11.proc.kill()
+        for i in range(3, 6):
+            carol.send(f"<message to='alice@{DOMAIN}' id='w{i}' type='chat'><body>queued-{i}</body></message>")
+        wait_for(lambda: self.n12.srm()["state_slug"] == "running-in-backup-mode", 5, "n12 took over")
+        wait_for(lambda: self.n21.metrics().get("xmesh_mesh_reroutes_sent_total", 0) >= 6, 10,
+                 "n21 sent n11's queue to n12")
+        m21 = self.n21.metrics()
+        self.assertEqual(m21["xmesh_mesh_units_withdrawn_total"], 6)
+        self.assertEqual(m21['xmesh_r2r_units_withdrawn_total{peer="n11",cluster="c1"}'], 6)
+        wait_for(lambda: self.n12.metrics().get("xmesh_mesh_reroutes_received_total", 0) >= 6, 5, "n12 got them")
+        alice = self.login(self.n12, "alice")  # offline storage on n12 delivers at login
+        for i in range(6):
+            seen(alice, rf"<body>queued-{i}</body>")
+        alice.collect(0.5)
+        for i in range(6):
+            self.assertEqual(alice.text.count(f"<body>queued-{i}</body>"), 1, alice.text)
+        self.assertEqual(self.n12.metrics()["xmesh_mesh_reroutes_deduplicated_total"], 0)
+
     def test_manual_failover_then_fallback_through_xmeshctl(self):
         self.start()
         out = self.mesh.ctl("failover", "n11", "--topology", self.mesh.topology_path)
