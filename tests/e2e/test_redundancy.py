@@ -120,6 +120,70 @@ class CuttableProxy:
             s.close()
 
 
+class OneWayHold:
+    """A TCP relay for plain (non-TLS) r2r links that can hold, forever, the bytes one
+    node sends: hold_from('n11') keeps everything n11 writes on connections through it
+    (recognized by its stream header) while the other direction still flows; a one-way
+    partition, nothing is closed."""
+
+    def __init__(self, listen: tuple, target: tuple):
+        self.target = target
+        self.held = None
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(listen)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold_from(self, node: str):
+        self.held = node
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                a, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                b = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                a.close()
+                continue
+            threading.Thread(target=self._pipe, args=(a, b, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(b, a, False), daemon=True).start()
+
+    def _pipe(self, src, dst, from_dialer: bool):
+        sender = None
+        while not self.stop.is_set():
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if from_dialer and sender is None:
+                m = re.search(rb"from='(n\d+)'", data)
+                sender = m.group(1).decode() if m else ""
+            while from_dialer and self.held and sender == self.held and not self.stop.is_set():
+                time.sleep(0.01)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
 class RedundancyTest(unittest.TestCase):
     def setUp(self):
         self.mesh = Mesh(clusters=2, nodes_per_cluster=2, pairs=True, srm=SRM)
@@ -228,7 +292,8 @@ class RedundancyTest(unittest.TestCase):
                  "n21 sent n11's queue to n12")
         m21 = self.n21.metrics()
         self.assertEqual(m21["xmesh_mesh_units_withdrawn_total"], 6)
-        self.assertEqual(m21['xmesh_r2r_units_withdrawn_total{peer="n11",cluster="c1"}'], 6)
+        per_link = 'xmesh_r2r_units_withdrawn_total{peer="n11",cluster="c1"}'
+        wait_for(lambda: self.n21.metrics().get(per_link) == 6, 3, "the link's count (refreshed each second)")
         wait_for(lambda: self.n12.metrics().get("xmesh_mesh_reroutes_received_total", 0) >= 6, 5, "n12 got them")
         alice = self.login(self.n12, "alice")  # offline storage on n12 delivers at login
         for i in range(6):
@@ -237,6 +302,44 @@ class RedundancyTest(unittest.TestCase):
         for i in range(6):
             self.assertEqual(alice.text.count(f"<body>queued-{i}</body>"), 1, alice.text)
         self.assertEqual(self.n12.metrics()["xmesh_mesh_reroutes_deduplicated_total"], 0)
+
+    def test_what_a_killed_node_handled_but_never_acknowledged_is_not_delivered_twice(self):
+        # n11 receives carol's messages from n21 and delivers them to alice, but its acks
+        # to n21 never arrive (a one-way partition). When n11 dies, n21 takes the messages
+        # back and sends them to n12; n12 knows from n11's marks that n11 handled them
+        # and drops them: alice, back on n12, does not get them a second time.
+        self.mesh.__exit__(None, None, None)
+        self.mesh = Mesh(clusters=2, nodes_per_cluster=2, pairs=True, srm=SRM, secure=False)
+        for name, home in (("alice", "n11"), ("carol", "n21")):
+            self.mesh.add_user(name, home)
+        self.n11, self.n12 = self.mesh.by_id["n11"], self.mesh.by_id["n12"]
+        self.n21, self.n22 = self.mesh.by_id["n21"], self.mesh.by_id["n22"]
+        proxy_port = __import__("harness").free_port()
+        self.mesh.write_topology(r2r_overrides={"n21": ("127.0.0.1", proxy_port)})
+        proxy = OneWayHold(("127.0.0.1", proxy_port), (self.n21.address, self.n21.r2r_port))
+        self.n21.extra_args = ["--r2r-listen", f"{self.n21.address}:{self.n21.r2r_port}"]
+        try:
+            self.start()
+            alice = self.login(self.n11, "alice")
+            carol = self.login(self.n21, "carol")
+            proxy.hold_from("n11")  # n11 -> n21 (acks included) stops; n21 -> n11 flows
+            for i in range(3):
+                carol.send(f"<message to='alice@{DOMAIN}' id='h{i}' type='chat'><body>handled-{i}</body></message>")
+            for i in range(3):
+                seen(alice, rf"<body>handled-{i}</body>")
+            wait_for(lambda: self.n11.metrics().get("xmesh_replica_marks_sent_total", 0) >= 1, 5, "n11 marked them")
+            time.sleep(0.3)  # n12 acknowledges the mark
+            self.assertGreaterEqual(self.n21.link("n11")["unacked_units"], 3)
+            self.n11.proc.kill()
+            wait_for(lambda: self.n12.srm()["state_slug"] == "running-in-backup-mode", 5, "n12 took over")
+            wait_for(lambda: self.n12.metrics().get("xmesh_mesh_reroutes_received_total", 0) >= 3, 10,
+                     "n21 sent n11's queue to n12")
+            self.assertEqual(self.n12.metrics()["xmesh_mesh_reroutes_deduplicated_total"], 3)
+            again = self.login(self.n12, "alice")
+            again.collect(1.0)
+            self.assertNotIn("handled-", again.text)
+        finally:
+            proxy.close()
 
     def test_manual_failover_then_fallback_through_xmeshctl(self):
         self.start()
