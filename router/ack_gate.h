@@ -9,7 +9,7 @@
 //
 // One round at a time: take every link's received count, send a token through every
 // loop and back to the mesh loop (behind the stanzas routed there and the records they
-// published), then
+// published) and through the database workers (behind the offline writes), then
 //   1. queue a **mark** per link on the peer link ("units up to h from node N, epoch E,
 //      were handled here and their effects are ahead of this record") and allow the acks
 //      to the peer itself: its link carries the records and the ack in one ordered

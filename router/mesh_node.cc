@@ -500,15 +500,21 @@ void MeshNode::startAckGate(topology::NodeIndex peer) {
   };
   hooks.roundTrip = [this](std::function<void()> done) {
     // Behind the stanzas this loop routed to each loop, then behind the records each
-    // loop published (Replicator::publish goes through the same queues).
+    // loop published (Replicator::publish goes through the same queues), then behind
+    // the database writes they asked for (offline messages: the peer reads the same
+    // store).
     auto left = std::make_shared<uint32_t>(node_.loopCount());
     auto shared = std::make_shared<std::function<void()>>(std::move(done));
     Loop& mesh = node_.loop(meshLoop_);
+    auto allBack = [this, &mesh, shared] {
+      if (!node_.store().afterQueued([&mesh, shared] { mesh.post([shared] { (*shared)(); }); }))
+        (*shared)();  // shutting down
+    };
     for (uint32_t j = 0; j < node_.loopCount(); ++j) {
       Loop* via = &node_.loop(j);
-      mesh.runOn(j, [via, meshLoop = meshLoop_, left, shared] {
-        via->runOn(meshLoop, [left, shared] {
-          if (--*left == 0) (*shared)();
+      mesh.runOn(j, [via, meshLoop = meshLoop_, left, allBack] {
+        via->runOn(meshLoop, [left, allBack] {
+          if (--*left == 0) allBack();
         });
       });
     }

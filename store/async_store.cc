@@ -55,6 +55,23 @@ bool AsyncStore::enqueue(Worker& w, Job&& job) {
   return true;
 }
 
+bool AsyncStore::afterQueued(std::function<void()> done) {
+  auto left = std::make_shared<std::atomic<size_t>>(workers_.size());
+  auto fn = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& w : workers_) {
+    {
+      std::lock_guard<std::mutex> lock(w->mu);
+      if (w->stopping) return false;  // a worker that already took a marker just counts down
+      w->queue.push_back([left, fn](Store&) {
+        if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) (*fn)();
+      });
+      w->depth.store(w->queue.size(), std::memory_order_relaxed);
+    }
+    w->cv.notify_one();
+  }
+  return true;
+}
+
 size_t AsyncStore::queueDepth() const {
   size_t total = 0;
   for (const auto& w : workers_) total += w->depth.load(std::memory_order_relaxed);

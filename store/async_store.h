@@ -53,6 +53,12 @@ class AsyncStore {
   [[nodiscard]] bool submit(Job job);
   [[nodiscard]] bool submit(std::string_view orderKey, Job job);
 
+  // Runs `done` (on a worker thread) once every job submitted before this call has run,
+  // on every worker: a marker queued behind them, beyond the capacity bound (it is not
+  // work). False, and `done` never runs, once shutdown has begun. For "what I handed to
+  // the database so far is written" (router/ack_gate.h).
+  bool afterQueued(std::function<void()> done);
+
   // Jobs queued and not yet started (a gauge for metrics); any thread.
   size_t queueDepth() const;
 

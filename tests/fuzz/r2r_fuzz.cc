@@ -1,10 +1,12 @@
 // libFuzzer target for the r2r link core: arbitrary peer bytes after a valid handshake.
 // Input: one knob byte (feed chunk size), then the peer's bytes. Beyond "no crash" (and
 // ASan/UBSan) it checks, on every input:
-//  1. Delivered units carry consecutive sequence numbers, and nothing is delivered after
-//     a link error.
-//  2. The link always recovers: after connectionClosed() a fresh, valid resumption
-//     establishes and the next unit gets the next sequence number.
+//  1. Delivered units carry consecutive sequence numbers (<m:void/> units the peer
+//     withdrew take a number and are not delivered), and nothing is delivered after a
+//     link error.
+//  2. The link always recovers: after connectionClosed() (and a withdrawal of the routed
+//     units still queued, which come back once each, in order, within the unacked range)
+//     a fresh, valid resumption establishes and the next unit gets the next number.
 //  3. The canonical-bytes scanner survives the raw input too.
 // Seeds: tests/r2r/fuzz_corpus/. Run e.g.
 //   build-fuzz/tests/fuzz/r2r_fuzz -max_total_time=60 tests/r2r/fuzz_corpus
@@ -33,7 +35,9 @@ class Events final : public Link::Events {
   void onEstablished(const PeerHello&) override { ++established; }
   void onUnit(Unit&& unit) override {
     check(errors == 0, "unit delivered after an error");
-    check(unit.seq == lastSeq + 1, "sequence numbers not consecutive");
+    const uint64_t voids = link->stats().voidsReceived;
+    check(unit.seq == lastSeq + 1 + (voids - voidsSeen), "sequence numbers not consecutive");
+    voidsSeen = voids;
     lastSeq = unit.seq;
     (void)unit.attr("n");
   }
@@ -42,7 +46,8 @@ class Events final : public Link::Events {
     ++errors;
   }
   void onDead() override {}
-  uint64_t lastSeq = 0;
+  const Link* link = nullptr;
+  uint64_t lastSeq = 0, voidsSeen = 0;
   int errors = 0, established = 0;
 };
 
@@ -65,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.maxUnitBytes = 16 * 1024;
   Events events;
   Link link(config, events);
+  events.link = &link;
   link.connectionOpened(0);
   for (int i = 0; i < 3; ++i) (void)link.sendStanza("<message to='x@d'><body>q</body></message>");
   link.feed(
@@ -80,6 +86,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t received = link.receivedSeq();
   const uint64_t acked = link.ackedSeq();
   link.connectionClosed();
+  uint64_t last = acked;
+  for (const WithdrawnUnit& w : link.withdrawRouted([](UnitKind, std::string_view) { return true; })) {
+    check(w.seq > last && w.seq <= link.sentSeq(), "withdrawn unit out of the unacked range or order");
+    last = w.seq;
+  }
+  check(link.withdrawRouted([](UnitKind, std::string_view) { return true; }).empty(), "unit withdrawn twice");
   events.errors = 0;
   link.connectionOpened(10);
   link.feed(kHeader + "<m:hello node='b' cluster='c1' version='1' epoch='eb' peer-epoch='ea' h='" +

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <random>
 #include <stdexcept>
 
@@ -82,6 +83,9 @@ void NodeFixture::joinMesh(std::shared_ptr<const topology::Topology> t, const st
 }
 
 void NodeFixture::start() {
+  // A write to a connection the client already closed must be an error value for the
+  // node, not SIGPIPE for the test process: xmeshd's main ignores SIGPIPE the same way.
+  std::signal(SIGPIPE, SIG_IGN);
   node_ = std::make_unique<router::Node>(config_);
   node_->setTopology(topology_);
   Status s = node_->init();

@@ -141,6 +141,25 @@ TEST_F(AsyncStoreTest, JobsUseTheStoreAndPostResultsBack) {
   as->shutdown();
 }
 
+TEST_F(AsyncStoreTest, AfterQueuedRunsOnceEveryEarlierJobOnEveryWorkerHasRun) {
+  auto as = start(2, 1);
+  Gate gate;
+  std::atomic<int> ran{0};
+  // Workers busy (the least loaded takes each job).
+  ASSERT_TRUE(as->submit([&](Store&) { gate.wait(); ++ran; }));
+  ASSERT_TRUE(as->submit([&](Store&) { gate.wait(); ++ran; }));
+  std::promise<int> seen;
+  // The marker goes in beyond the capacity bound.
+  ASSERT_TRUE(as->afterQueued([&] { seen.set_value(ran.load()); }));
+  auto result = seen.get_future();
+  EXPECT_EQ(result.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  gate.open();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get(), 2);
+  as->shutdown();
+  EXPECT_FALSE(as->afterQueued([] {}));
+}
+
 TEST_F(AsyncStoreTest, StartReportsFactoryFailure) {
   int calls = 0;
   StoreFactory failing = [&]() -> Result<StorePtr> {
