@@ -4,18 +4,13 @@
 #include <future>
 
 #include "core/log.h"
+#include "core/wall_clock.h"
 #include "router/mesh_node.h"
 #include "router/node.h"
 #include "router/srm_wire.h"
 
 namespace xmesh::router {
 namespace {
-
-int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 srm::Options optionsFor(const topology::Topology& t, topology::NodeIndex self) {
   srm::Options o;
@@ -56,7 +51,7 @@ Status Redundancy::start() {
     if (auto r = srm::roleFromSlug(row.value()->role)) role = *r;
   }
   // A later start must have a larger incarnation than any earlier one of this node.
-  incarnation_ = static_cast<uint64_t>(wallMs());
+  incarnation_ = static_cast<uint64_t>(wallClockMs());
   if (row.value() && row.value()->incarnation >= incarnation_) incarnation_ = row.value()->incarnation + 1;
 
   uv_timer_init(loop_, &timer_);
@@ -223,7 +218,7 @@ void Redundancy::beatWitness() {
   const int64_t aliveFor = topology_->clusterOf(self_).srm.heartbeatTimeout.count() + kWitnessMarginMs;
   RouterEnv& env = mesh_.meshEnv();
   bool queued = node_.srmStore().submit([this, &env, row, peerId, aliveFor](store::Store& st) mutable {
-    row.beatMs = wallMs();
+    row.beatMs = wallClockMs();
     Status w = st.putNodeStatus(row);
     bool peerAlive = true;
     int64_t peerAgeMs = -1;
@@ -232,7 +227,7 @@ void Redundancy::beatWitness() {
       if (!peer) {
         w = Status::fail(peer.error().reason, peer.error().detail);
       } else if (peer.value()) {
-        peerAgeMs = wallMs() - peer.value()->beatMs;
+        peerAgeMs = wallClockMs() - peer.value()->beatMs;
         peerAlive = peerAgeMs < aliveFor;
       } else {
         peerAlive = false;

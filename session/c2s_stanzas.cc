@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/wall_clock.h"
 #include "sasl/credentials.h"
 #include "router/roster_convert.h"
 #include "router/stanza_builder.h"
@@ -94,7 +95,7 @@ void storeUnackedOffline(SessionEnv& env, const std::string& user, StreamManagem
   w->user = user;
   w->domain = env.config().domain;
   w->maxPerUser = env.config().limits.maxOfflinePerUser;
-  w->nowMs = env.nowMs();
+  w->nowMs = wallClockMs();  // the delay stamp
   submitUnackedWrite(env, std::move(w));
 }
 

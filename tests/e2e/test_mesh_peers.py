@@ -19,43 +19,21 @@ import unittest
 
 from harness import DOMAIN, free_port
 from mesh_harness import Mesh
+from relay import Relay, shut
 from test_mesh import available, body_ids, seen
 
 
-class DelayProxy:
+class DelayProxy(Relay):
     """TCP proxy adding `one_way_ms` of latency each way and capping each direction at
     `rate_bps` bits/s: a WAN in user space, between two nodes on loopback."""
 
     def __init__(self, listen: tuple, target: tuple, one_way_ms: float = 40.0,
                  rate_bps: float = 10e6):
-        self.target, self.delay, self.rate = target, one_way_ms / 1000.0, rate_bps / 8.0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(listen)
-        self.sock.listen(16)
-        self.stop = threading.Event()
+        self.delay, self.rate = one_way_ms / 1000.0, rate_bps / 8.0
         self.bytes = 0
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        super().__init__(listen, target)
 
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                a, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                b = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                a.close()
-                continue
-            for src, dst in ((a, b), (b, a)):
-                t = threading.Thread(target=self._pipe, args=(src, dst), daemon=True)
-                t.start()
-                self.threads.append(t)
-
-    def _pipe(self, src: socket.socket, dst: socket.socket):
+    def pipe(self, src: socket.socket, dst: socket.socket, from_dialer: bool):
         # One thread per direction: read, hold each chunk until its delay has passed and
         # the rate cap allows it, then write. Order is kept.
         import collections
@@ -98,15 +76,7 @@ class DelayProxy:
                 self.bytes += len(data)
             except OSError:
                 break
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
+        shut(src, dst)
 
 
 class WanLinkTest(unittest.TestCase):

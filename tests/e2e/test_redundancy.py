@@ -10,15 +10,15 @@ serves them (the dual-connection path has its own tests).
 
 Run: /usr/bin/python3 -m unittest -v test_redundancy  (XMESHD / XMESHCTL name the binaries)
 """
+import os
 import re
 import signal
-import socket
-import threading
 import time
 import unittest
 
 from harness import DOMAIN, RawClient
 from mesh_harness import PASSWORD, Mesh, seen
+from relay import CuttableRelay, OneWayHold
 
 # Heartbeat every 200 ms, peer down after 1 s of silence (the issue's 1-s target).
 SRM = "\n".join([
@@ -44,6 +44,12 @@ def wait_for(pred, timeout: float, what: str, step: float = 0.02):
     raise AssertionError(f"{what}: not after {timeout}s (last: {last!r})")
 
 
+def stopped(pid: int) -> bool:
+    """True once every thread of `pid` is in the stopped state (SIGSTOP took effect)."""
+    tasks = os.listdir(f"/proc/{pid}/task")
+    return all(open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()[0] == "T" for t in tasks)
+
+
 def try_login(node, user: str):
     """Logs `user` in on `node`: ("ok", client) or ("see-other-host", "host:port")."""
     c = RawClient(node.c2s_port, host=node.address, timeout=10)
@@ -56,132 +62,6 @@ def try_login(node, user: str):
         if m:
             return "see-other-host", m.group(1)
         raise
-
-
-class CuttableProxy:
-    """A TCP relay that can go silent: cut() stops moving bytes both ways (a network
-    partition, not a reset: nothing is closed), heal() lets them through again."""
-
-    def __init__(self, listen: tuple, target: tuple):
-        self.target = target
-        self.open = threading.Event()
-        self.open.set()
-        self.stop = threading.Event()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(listen)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def cut(self):
-        self.open.clear()
-
-    def heal(self):
-        self.open.set()
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                a, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                b = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                a.close()
-                continue
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    def _pipe(self, src, dst):
-        while not self.stop.is_set():
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            while not self.open.is_set() and not self.stop.is_set():
-                time.sleep(0.01)  # partitioned: hold the bytes, close nothing
-            try:
-                dst.sendall(data)
-            except OSError:
-                break
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-
-class OneWayHold:
-    """A TCP relay for plain (non-TLS) r2r links that can hold, forever, the bytes one
-    node sends: hold_from('n11') keeps everything n11 writes on connections through it
-    (recognized by its stream header) while the other direction still flows; a one-way
-    partition, nothing is closed."""
-
-    def __init__(self, listen: tuple, target: tuple):
-        self.target = target
-        self.held = None
-        self.stop = threading.Event()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(listen)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def hold_from(self, node: str):
-        self.held = node
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                a, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                b = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                a.close()
-                continue
-            threading.Thread(target=self._pipe, args=(a, b, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(b, a, False), daemon=True).start()
-
-    def _pipe(self, src, dst, from_dialer: bool):
-        sender = None
-        while not self.stop.is_set():
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            if from_dialer and sender is None:
-                m = re.search(rb"from='(n\d+)'", data)
-                sender = m.group(1).decode() if m else ""
-            while from_dialer and self.held and sender == self.held and not self.stop.is_set():
-                time.sleep(0.01)
-            try:
-                dst.sendall(data)
-            except OSError:
-                break
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
 
 
 class RedundancyTest(unittest.TestCase):
@@ -280,6 +160,7 @@ class RedundancyTest(unittest.TestCase):
         self.start()
         carol = self.login(self.n21, "carol")
         self.n11.proc.send_signal(signal.SIGSTOP)  # TCP stays up, n11 reads nothing
+        wait_for(lambda: stopped(self.n11.proc.pid), 2, "n11 stopped")
         for i in range(3):
             carol.send(f"<message to='alice@{DOMAIN}' id='w{i}' type='chat'><body>queued-{i}</body></message>")
         time.sleep(0.3)
@@ -394,7 +275,7 @@ class RedundancyTest(unittest.TestCase):
         # n11 dials n12 (lower id): route that link through a relay we can partition.
         proxy_port = __import__("harness").free_port()
         self.mesh.write_topology(r2r_overrides={"n12": ("127.0.0.1", proxy_port)})
-        proxy = CuttableProxy(("127.0.0.1", proxy_port), (self.n12.address, self.n12.r2r_port))
+        proxy = CuttableRelay(("127.0.0.1", proxy_port), (self.n12.address, self.n12.r2r_port))
         self.n12.extra_args = ["--r2r-listen", f"{self.n12.address}:{self.n12.r2r_port}"]
         try:
             self.start()

@@ -1,6 +1,8 @@
 // Real sockets, real TLS, a real multi-loop node in process: the paths that cross
 // loops (deliveries, XEP-0198 resumption hand-over) run here, and under TSan in CI.
 #include <gtest/gtest.h>
+
+#include <ctime>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -121,6 +123,13 @@ TEST_F(NodeTest, OfflineMessageIsDeliveredAtNextLogin) {
   ASSERT_TRUE(m);
   EXPECT_EQ(bodyOf(*m), "while you were away");
   EXPECT_NE(m->bytes.find("urn:xmpp:delay"), std::string::npos);
+  // XEP-0203: the stamp is UTC wall-clock time of today, not the loop's monotonic clock.
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char today[16];
+  std::strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  EXPECT_NE(m->bytes.find(std::string("stamp='") + today + "T"), std::string::npos) << m->bytes;
 }
 
 TEST_F(NodeTest, SubscriptionHandshakeThenPresenceFlows) {
