@@ -127,6 +127,7 @@ Status Scenario::set(const std::string& key, const std::string& v) {
     if (s && settleMax < 0) return bad(key, v);
     return s;
   }
+  else if (key == "spin_pacing") return flag(&spinPacing);
   else if (key == "tls_resumption") return flag(&tlsResumption);
   else if (key == "warmup_logins") return flag(&warmupLogins);
   else if (key == "warmup_settle") {
@@ -226,7 +227,8 @@ std::map<std::string, std::string> Scenario::settings() const {
       {"sm", sm ? "true" : "false"}, {"login_rate", fmt(loginRate)},
       {"login_concurrency", std::to_string(loginConcurrency)}, {"login_timeout", fmt(loginTimeout)},
       {"settle", fmt(settle)}, {"settle_server_cpu_below", fmt(settleServerCpuBelow)},
-      {"settle_max", fmt(settleMax)}, {"tls_resumption", tlsResumption ? "true" : "false"},
+      {"settle_max", fmt(settleMax)}, {"spin_pacing", spinPacing ? "true" : "false"},
+      {"tls_resumption", tlsResumption ? "true" : "false"},
       {"warmup_logins", warmupLogins ? "true" : "false"}, {"warmup_settle", fmt(warmupSettle)},
       {"duration", fmt(duration)}, {"msgs_per_user_hour", fmt(msgsPerUserHour)},
       {"presence_per_user_hour", fmt(presencePerUserHour)}, {"sat_start_rate", fmt(satStartRate)},

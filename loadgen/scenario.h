@@ -58,6 +58,12 @@ struct Scenario {
   // measured as if that were the main phase's cost. 0 = off.
   double settleServerCpuBelow = 0;
   double settleMax = 120;
+  // How the main phase paces its sends. false: a 1-ms timer sends what is due, in small
+  // bursts (cheap: the load generator's core idles between them). true: the loop never
+  // sleeps and sends each message as soon as it is due (one core spent busy-polling),
+  // so the server sees arrivals spread as evenly as the rate asks: for latency at a
+  // given rate without the generator's own bursts in the tail.
+  bool spinPacing = false;
   // TLS session resumption. false: every login is a full handshake (the cold-start
   // figure, as after a server restart). true: each user keeps the session (ticket) of
   // its last connection and offers it on the next one (loadgen/tls_session_cache.h).

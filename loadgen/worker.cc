@@ -95,6 +95,8 @@ Status Worker::init() {
   }
   uv_check_init(&loop_, &check_);
   check_.data = this;
+  uv_idle_init(&loop_, &sendIdle_);
+  sendIdle_.data = this;
   uv_check_start(&check_, onCheck);
   if (config_.controlFd >= 0) {
     uv_pipe_init(&loop_, &control_, 0);
@@ -368,6 +370,7 @@ void Worker::onLgMessage(Connection& c, const LgMessage& m) {
 }
 
 void Worker::onSendTimer(uv_timer_t* t) { static_cast<Worker*>(t->data)->sendDue(); }
+void Worker::onSendIdle(uv_idle_t* h) { static_cast<Worker*>(h->data)->sendDue(); }
 
 void Worker::sendDue() {
   double elapsed = static_cast<double>(monotonicUs() - rateStartUs_) / 1e6;
@@ -555,8 +558,12 @@ void Worker::handleControlLine(std::string_view line) {
     presenceRate_ = p;
     rateStartUs_ = monotonicUs();
     msgsThisRate_ = presenceThisRate_ = 0;
-    if (m > 0 || p > 0) uv_timer_start(&sendTimer_, onSendTimer, 1, 1);
-    else uv_timer_stop(&sendTimer_);
+    uv_timer_stop(&sendTimer_);
+    uv_idle_stop(&sendIdle_);
+    if (m > 0 || p > 0) {
+      if (config_.scenario.spinPacing) uv_idle_start(&sendIdle_, onSendIdle);
+      else uv_timer_start(&sendTimer_, onSendTimer, 1, 1);
+    }
   }
 }
 
@@ -565,6 +572,7 @@ void Worker::finish() {
   finishing_ = true;
   uv_timer_stop(&loginTimer_);
   uv_timer_stop(&sendTimer_);
+  uv_idle_stop(&sendIdle_);
   uv_timer_stop(&tickTimer_);
   uv_timer_stop(&drillTimer_);
   if (controlOpen_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&control_));
@@ -586,6 +594,7 @@ void Worker::closeHandles() {
   };
   for (uv_timer_t* t : {&loginTimer_, &sendTimer_, &tickTimer_, &drillTimer_}) closeIf(reinterpret_cast<uv_handle_t*>(t));
   closeIf(reinterpret_cast<uv_handle_t*>(&check_));
+  closeIf(reinterpret_cast<uv_handle_t*>(&sendIdle_));
   if (controlOpen_) closeIf(reinterpret_cast<uv_handle_t*>(&control_));
 }
 

@@ -206,6 +206,7 @@ class Worker {
 
   static void onLoginTimer(uv_timer_t* t);
   static void onSendTimer(uv_timer_t* t);
+  static void onSendIdle(uv_idle_t* h);
   static void onTickTimer(uv_timer_t* t);
   static void onCheck(uv_check_t* c);
   static void onControlAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -215,6 +216,7 @@ class Worker {
   uv_loop_t loop_{};
   uv_timer_t loginTimer_{}, sendTimer_{}, tickTimer_{}, drillTimer_{};
   uv_check_t check_{};
+  uv_idle_t sendIdle_{};  // spin_pacing: sendDue() every loop iteration
   uv_pipe_t control_{};
   bool controlOpen_ = false;
   std::unique_ptr<char[]> readBuf_;

@@ -111,6 +111,10 @@ TEST(ScenarioTest, FileThenOverrides) {
   EXPECT_EQ(settled->settleMax, 40);
   EXPECT_FALSE(Scenario::load(path, {"settle_server_cpu_below=150"}).isOk());
   EXPECT_FALSE(Scenario::load(path, {"settle_max=-1"}).isOk());
+  EXPECT_FALSE(sc->spinPacing) << "timer pacing unless asked";
+  auto spin = Scenario::load(path, {"spin_pacing=true"});
+  ASSERT_TRUE(spin.isOk());
+  EXPECT_TRUE(spin->spinPacing);
   EXPECT_FALSE(Scenario::load(path, {"userz=1"}).isOk());
   EXPECT_FALSE(Scenario::load(path, {"kind=nope"}).isOk());
   std::filesystem::remove(path);
