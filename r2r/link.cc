@@ -137,6 +137,18 @@ void Link::connectionClosed() {
 
 void Link::feed(std::string_view bytes, int64_t nowMs) {
   if (!connected() || bytes.empty()) return;
+  if (nowMs - lastRecvMs_ >= config_.deadAfterMs) {
+    // This process did not run for a while (SIGSTOP, a VM pause) and reads what waited
+    // in the socket before its tick could run. The peer has declared us dead in the
+    // meantime and may have routed those units elsewhere (withdrawRouted): they are not
+    // ours to deliver any more. The link dies as the tick would have made it; the next
+    // connection sends what is still meant for us.
+    nowMs_ = nowMs;
+    state_ = LinkState::Failed;
+    ++stats_.deaths;
+    events_.onDead();
+    return;
+  }
   nowMs_ = lastRecvMs_ = nowMs;
   stats_.bytesIn += bytes.size();
   parser_.feed(bytes);

@@ -252,6 +252,29 @@ TEST(R2rLink, SilentPeerIsDeclaredDead) {
   EXPECT_EQ(p.ra.dead, 1);  // reported once
 }
 
+// A process that was stopped (SIGSTOP) reads, on waking, what waited in the socket
+// before its tick runs: past the dead bound those units are not delivered (the peer has
+// declared us dead and may have routed them elsewhere); the link dies as the tick would
+// have made it, and the next connection brings what is still meant for us.
+TEST(R2rLink, BytesReadAfterTheDeadBoundAreNotDelivered) {
+  LinkPair p;
+  p.open();
+  p.pump();
+  ASSERT_EQ(p.b.sendStanza(rawMessage(1)), SendResult::Queued);
+  std::string late = std::move(p.b.output());
+  p.now += 3000;  // a stopped process: no tick ran
+  p.a.feed(late, p.now);
+  EXPECT_EQ(p.ra.dead, 1);
+  EXPECT_TRUE(p.ra.units.empty());
+  EXPECT_EQ(p.a.state(), LinkState::Failed);
+  // Resumption on a new connection: the unit arrives once.
+  p.close();
+  p.open();
+  p.pump();
+  ASSERT_EQ(p.ra.units.size(), 1u);
+  EXPECT_EQ(p.ra.units[0].seq, 1u);
+}
+
 TEST(R2rLink, PeerThatNeverSaysHelloIsDeclaredDead) {
   LinkConfig ca = configFor("a", "b", "ea");
   ca.deadAfterMs = 500;
