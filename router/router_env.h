@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/stats.h"
+#include "core/wall_clock.h"
 #include "router/deferred_offline.h"
 #include "router/directory.h"
 #include "router/routed_stanza.h"
@@ -35,7 +36,9 @@ class RouterEnv {
   virtual uint32_t loopIndex() const = 0;
   virtual void runOn(uint32_t loop, std::function<void()> task) = 0;
   virtual LoopStats& stats() = 0;
-  virtual int64_t nowMs() const = 0;
+  virtual int64_t nowMs() const = 0;  // loop time: monotonic, for intervals only
+  // Wall-clock time for what leaves the process (XEP-0203 delay stamps); tests fake it.
+  virtual int64_t wallNowMs() const { return wallClockMs(); }
   // Offline writes this loop holds while the database is down (router/deferred_offline.h).
   virtual DeferredOfflineWrites& deferredOffline() = 0;
 };

@@ -1,7 +1,6 @@
 #include "router/stanza_router.h"
 
 #include "core/log.h"
-#include "core/wall_clock.h"
 #include "router/roster_convert.h"
 #include "router/stanza_builder.h"
 #include "store/store.h"
@@ -212,7 +211,7 @@ void StanzaRouter::routeMessage(RouterEnv& env, std::shared_ptr<const RoutedStan
 }
 
 void StanzaRouter::storeOffline(RouterEnv& env, std::shared_ptr<const RoutedStanza> s) {
-  const int64_t now = wallClockMs();  // the delay stamp
+  const int64_t now = env.wallNowMs();  // the delay stamp
   // Behind messages already held for this user: written in the order they were taken.
   if (env.deferredOffline().holds(s->to.local())) return holdOffline(env, std::move(s), now);
   size_t maxPerUser = config_.limits.maxOfflinePerUser;

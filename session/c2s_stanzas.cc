@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "core/log.h"
-#include "core/wall_clock.h"
 #include "sasl/credentials.h"
 #include "router/roster_convert.h"
 #include "router/stanza_builder.h"
@@ -95,7 +94,7 @@ void storeUnackedOffline(SessionEnv& env, const std::string& user, StreamManagem
   w->user = user;
   w->domain = env.config().domain;
   w->maxPerUser = env.config().limits.maxOfflinePerUser;
-  w->nowMs = wallClockMs();  // the delay stamp
+  w->nowMs = env.wallNowMs();  // the delay stamp
   submitUnackedWrite(env, std::move(w));
 }
 

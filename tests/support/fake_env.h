@@ -67,6 +67,8 @@ class FakeEnv : public session::SessionEnv {
   void post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
   LoopStats& stats() override { return stats_; }
   int64_t nowMs() const override { return now_; }
+  // The fake clock stands for wall time too: delay stamps follow advance().
+  int64_t wallNowMs() const override { return now_; }
   router::DeferredOfflineWrites& deferredOffline() override { return deferred_; }
   // What Loop::sweep does each second for held offline writes; then drain().
   void retryOfflineWrites() {
