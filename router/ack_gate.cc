@@ -42,8 +42,9 @@ void AckGate::startRound() {
     if (!links_[n]) continue;
     LinkState& s = stateOf(n);
     const uint64_t received = links_[n]->receivedSeq();
-    if (received > s.allowed) round->taken.push_back(Taken{n, s.generation, received});
+    if (received > s.allowed || (remark_ && received > 0)) round->taken.push_back(Taken{n, s.generation, received});
   }
+  remark_ = false;
   if (round->taken.empty()) return;
   if (!round->replication) {
     for (const Taken& t : round->taken) allow(t);
@@ -97,6 +98,16 @@ bool AckGate::waiting() const {
 }
 
 void AckGate::check() {
+  const std::optional<uint64_t> generation = hooks_.replicationGeneration();
+  if (generation && generation != seenGeneration_) {
+    const bool restarted = seenGeneration_.has_value();  // the first one: nothing marked yet
+    seenGeneration_ = generation;
+    if (restarted) {
+      for (LinkState& s : state_) s.marked = 0;
+      remark_ = true;
+      if (!inFlight_) startRound();
+    }
+  }
   r2r::Link* peer = peer_ < links_.size() ? links_[peer_] : nullptr;
   while (!phase2_.empty()) {
     const auto& round = phase2_.front();

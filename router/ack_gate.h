@@ -60,7 +60,9 @@ class AckGate {
 
   // After a unit from `from` was handled (routed, applied).
   void onUnit(topology::NodeIndex from, r2r::UnitKind kind, uint64_t seq);
-  // Each mesh loop iteration: finishes the rounds whose marks the peer acknowledged.
+  // Each mesh loop iteration: finishes the rounds whose marks the peer acknowledged; when
+  // the replication started over (the peer forgot our marks at its reset), publishes
+  // every link's mark again, behind the snapshot.
   void check();
 
   // Counters (any thread).
@@ -97,6 +99,8 @@ class AckGate {
   Hooks hooks_;
   std::vector<LinkState> state_;
   bool inFlight_ = false;
+  bool remark_ = false;  // the next round marks every link that received anything
+  std::optional<uint64_t> seenGeneration_;
   std::deque<std::shared_ptr<Round>> phase2_;
   std::atomic<uint64_t> rounds_{0}, roundsVoided_{0}, marksPublished_{0};
 };

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <unordered_map>
+#include <utility>
 
 #include "core/log.h"
 #include "router/node.h"
@@ -42,6 +43,8 @@ constexpr int64_t kDirectoryRetryMs = 250;
 // A stanza withdrawn from a dead node's link, sent to the node that serves its recipient
 // now: <m:reroute via='dead' epoch='our incarnation' seq='its number towards dead'>.
 constexpr std::string_view kRerouteKind = "reroute";
+// The longest an ack gate round waits for the database workers.
+constexpr int64_t kStoreWaitMs = 1000;
 
 std::string randomEpoch() {
   std::random_device rd;
@@ -199,6 +202,13 @@ void MeshNode::tick() {
   if (replicas_) rerouteReleased(replicas_->expire(now));
   for (topology::NodeIndex p : topology_->peersOf(self_))
     if (node_.failover().failedOver(p)) withdrawFrom(p);
+  for (auto pending = std::exchange(pendingReroutes_, {}); !pending.empty(); pending.pop_front())
+    rerouteWithdrawn(pending.front().first, std::move(pending.front().second));
+  while (!storeWaits_.empty() && storeWaits_.front().first <= now) {
+    auto fire = std::move(storeWaits_.front().second);
+    storeWaits_.pop_front();
+    fire();  // no-op when the database answered in time
+  }
   if (now - lastPollMs_ >= kStorePollMs) {
     lastPollMs_ = now;
     pollStore();
@@ -316,7 +326,9 @@ void MeshNode::onWritable(topology::NodeIndex peer) {
 }
 
 void MeshNode::onUnit(topology::NodeIndex peer, r2r::Unit&& unit) {
-  const r2r::UnitKind kind = unit.kind;
+  // A rerouted stanza is routed here like any other: the gate holds its ack too.
+  const r2r::UnitKind kind =
+      unit.kind == r2r::UnitKind::Control && unit.name() == kRerouteKind ? r2r::UnitKind::Stanza : unit.kind;
   const uint64_t seq = unit.seq;
   handleUnit(peer, std::move(unit));
   if (ackGate_) ackGate_->onUnit(peer, kind, seq);
@@ -507,8 +519,14 @@ void MeshNode::startAckGate(topology::NodeIndex peer) {
     auto shared = std::make_shared<std::function<void()>>(std::move(done));
     Loop& mesh = node_.loop(meshLoop_);
     auto allBack = [this, &mesh, shared] {
-      if (!node_.store().afterQueued([&mesh, shared] { mesh.post([shared] { (*shared)(); }); }))
-        (*shared)();  // shutting down
+      auto fired = std::make_shared<bool>(false);  // mesh loop only
+      auto fire = [shared, fired] {
+        if (*fired) return;
+        *fired = true;
+        (*shared)();
+      };
+      if (!node_.store().afterQueued([&mesh, fire] { mesh.post(fire); })) return fire();  // shutting down
+      storeWaits_.emplace_back(env().nowMs() + kStoreWaitMs, fire);
     };
     for (uint32_t j = 0; j < node_.loopCount(); ++j) {
       Loop* via = &node_.loop(j);
@@ -606,10 +624,13 @@ void MeshNode::rerouteWithdrawn(topology::NodeIndex dead, r2r::WithdrawnUnit&& u
     }
     log::warn("mesh", "reroute-refused", {{"peer", topology_->node(*server).id},
                                           {"result", std::string(r2r::sendResultName(r))}, {"to", st->to}});
-    return;
-  }
-  // Served here now: we are the dead node's PRG peer.
-  if (handledByPeer(dead, self_, epoch_, unit.seq)) {
+    if (r == r2r::SendResult::Full) {
+      pendingReroutes_.emplace_back(dead, std::move(unit));  // again at the next tick
+      return;
+    }
+    // Nowhere else to send it: handled here (stored offline, or an error to its sender).
+  } else if (handledByPeer(dead, self_, epoch_, unit.seq)) {
+    // Served here now (we are the dead node's PRG peer), and it had handled it.
     counters_.reroutesDeduplicated.fetch_add(1, std::memory_order_relaxed);
     return;
   }

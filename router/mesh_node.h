@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -169,6 +170,11 @@ class MeshNode final : public MeshRoutes, public mesh::LinkSet::Events {
   std::unique_ptr<AckGate> ackGate_;
   std::string epoch_;               // this process's r2r incarnation
   std::vector<HandledMark> marks_;  // [origin NodeIndex], mesh loop
+  // Withdrawn stanzas whose reroute a full link refused: sent again each tick.
+  std::deque<std::pair<topology::NodeIndex, r2r::WithdrawnUnit>> pendingReroutes_;
+  // Ack gate rounds waiting for the database workers: each fires at its deadline at
+  // the latest (a hung database must not stop every r2r ack of the node).
+  std::deque<std::pair<int64_t, std::function<void()>>> storeWaits_;
   std::atomic<uint64_t> replicaRerouted_{0};
   uv_timer_t timer_{};
   bool timerStarted_ = false;

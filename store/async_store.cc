@@ -56,19 +56,24 @@ bool AsyncStore::enqueue(Worker& w, Job&& job) {
 }
 
 bool AsyncStore::afterQueued(std::function<void()> done) {
-  auto left = std::make_shared<std::atomic<size_t>>(workers_.size());
+  // One count for this call, one per marker: whoever brings it to zero runs `done`.
+  auto left = std::make_shared<std::atomic<size_t>>(1);
   auto fn = std::make_shared<std::function<void()>>(std::move(done));
+  auto countDown = [left, fn] {
+    if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) (*fn)();
+  };
   for (auto& w : workers_) {
     {
       std::lock_guard<std::mutex> lock(w->mu);
       if (w->stopping) return false;  // a worker that already took a marker just counts down
-      w->queue.push_back([left, fn](Store&) {
-        if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) (*fn)();
-      });
+      if (w->queue.empty() && !w->running) continue;  // nothing earlier to wait for
+      left->fetch_add(1, std::memory_order_relaxed);
+      w->queue.push_back([countDown](Store&) { countDown(); });
       w->depth.store(w->queue.size(), std::memory_order_relaxed);
     }
     w->cv.notify_one();
   }
+  countDown();
   return true;
 }
 
@@ -89,8 +94,14 @@ void AsyncStore::run(Worker& w) {
       job = std::move(w.queue.front());
       w.queue.pop_front();
       w.depth.store(w.queue.size(), std::memory_order_relaxed);
+      w.running = true;
     }
     job(*w.store);
+    job = nullptr;  // its captures go before the flag says idle
+    {
+      std::lock_guard<std::mutex> lock(w.mu);
+      w.running = false;
+    }
   }
 }
 

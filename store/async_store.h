@@ -53,10 +53,11 @@ class AsyncStore {
   [[nodiscard]] bool submit(Job job);
   [[nodiscard]] bool submit(std::string_view orderKey, Job job);
 
-  // Runs `done` (on a worker thread) once every job submitted before this call has run,
-  // on every worker: a marker queued behind them, beyond the capacity bound (it is not
-  // work). False, and `done` never runs, once shutdown has begun. For "what I handed to
-  // the database so far is written" (router/ack_gate.h).
+  // Runs `done` once every job submitted before this call has run, on every worker: a
+  // marker queued behind them, beyond the capacity bound (it is not work); at once, on
+  // the calling thread, when no worker has anything queued or running. False, and `done`
+  // never runs, once shutdown has begun. For "what I handed to the database so far is
+  // written" (router/ack_gate.h).
   bool afterQueued(std::function<void()> done);
 
   // Jobs queued and not yet started (a gauge for metrics); any thread.
@@ -73,6 +74,7 @@ class AsyncStore {
     std::condition_variable cv;
     std::deque<Job> queue;
     std::atomic<size_t> depth{0};  // queue.size(), readable without the mutex
+    bool running = false;          // a job is running (under mu)
     bool stopping = false;
     std::thread thread;
   };

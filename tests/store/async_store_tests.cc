@@ -156,6 +156,17 @@ TEST_F(AsyncStoreTest, AfterQueuedRunsOnceEveryEarlierJobOnEveryWorkerHasRun) {
   gate.open();
   ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get(), 2);
+  // Nothing queued or running (once the markers themselves are done): done at once, on
+  // the calling thread.
+  bool now = false;
+  for (int i = 0; i < 100 && !now; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::atomic<bool> done{false};
+    ASSERT_TRUE(as->afterQueued([&] { done = true; }));
+    now = done.load();
+    while (!done.load()) std::this_thread::yield();  // a marker went in: let it finish
+  }
+  EXPECT_TRUE(now);
   as->shutdown();
   EXPECT_FALSE(as->afterQueued([] {}));
 }
