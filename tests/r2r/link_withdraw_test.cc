@@ -120,10 +120,24 @@ LinkConfig gated(std::string self, std::string peer, std::string epoch) {
   return c;
 }
 
-TEST(R2rGatedAcks, AcksWaitForTheApplication) {
-  LinkPair p(configFor("a", "b", "ea"), gated("b", "a", "eb"));
-  p.open();
-  p.pump();
+// a sends, b acknowledges only what it was allowed to.
+class R2rGatedAcks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    p.open();
+    p.pump();
+    ASSERT_EQ(p.b.state(), LinkState::Established);
+  }
+  // b may acknowledge up to `upTo`; a tick later a knows.
+  void allowThenTick(uint64_t upTo) {
+    p.b.allowAck(p.b.receivedGeneration(), upTo);
+    p.tick(1);
+    p.pump();
+  }
+  LinkPair p{configFor("a", "b", "ea"), gated("b", "a", "eb")};
+};
+
+TEST_F(R2rGatedAcks, AcksWaitForTheApplication) {
   sendMessages(p.a, 1, 40);  // past ackEvery
   p.pump();
   p.tick(1);  // a tick acks whatever arrived ...
@@ -138,20 +152,15 @@ TEST(R2rGatedAcks, AcksWaitForTheApplication) {
   p.tick(1);
   p.pump();
   EXPECT_EQ(p.a.ackedSeq(), 25u);
-  p.b.allowAck(p.b.receivedGeneration() + 1, 40);  // a stale generation is ignored
+  p.b.allowAck(p.b.receivedGeneration() + 1, 40);  // another generation's count is ignored
   p.tick(1);
   p.pump();
   EXPECT_EQ(p.a.ackedSeq(), 25u);
-  p.b.allowAck(p.b.receivedGeneration(), 99);  // capped at what arrived
-  p.tick(1);
-  p.pump();
+  allowThenTick(99);  // capped at what arrived
   EXPECT_EQ(p.a.ackedSeq(), 40u);
 }
 
-TEST(R2rGatedAcks, AnAckRequestIsAnsweredAsSoonAsTheApplicationAllows) {
-  LinkPair p(configFor("a", "b", "ea"), gated("b", "a", "eb"));
-  p.open();
-  p.pump();
+TEST_F(R2rGatedAcks, AnAckRequestIsAnsweredAsSoonAsTheApplicationAllows) {
   sendMessages(p.a, 1, 3);
   p.a.requestAck();
   p.pump();
@@ -164,15 +173,10 @@ TEST(R2rGatedAcks, AnAckRequestIsAnsweredAsSoonAsTheApplicationAllows) {
   EXPECT_EQ(p.a.ackedSeq(), 3u);
 }
 
-TEST(R2rGatedAcks, AReconnectResendsWhatWasNotAllowedAndTheReceiverDropsItByCount) {
-  LinkPair p(configFor("a", "b", "ea"), gated("b", "a", "eb"));
-  p.open();
-  p.pump();
+TEST_F(R2rGatedAcks, AReconnectResendsWhatWasNotAllowedAndTheReceiverDropsItByCount) {
   sendMessages(p.a, 1, 10);
   p.pump();
-  p.b.allowAck(p.b.receivedGeneration(), 4);
-  p.tick(1);
-  p.pump();
+  allowThenTick(4);
   ASSERT_EQ(p.a.ackedSeq(), 4u);
   p.close();
   p.open();
@@ -182,16 +186,11 @@ TEST(R2rGatedAcks, AReconnectResendsWhatWasNotAllowedAndTheReceiverDropsItByCoun
   EXPECT_EQ(p.rb.units.size(), 10u);
   EXPECT_EQ(p.b.stats().duplicatesDropped, 6u);
   EXPECT_EQ(p.a.unackedCount(), 6u);
-  p.b.allowAck(p.b.receivedGeneration(), 10);
-  p.tick(1);
-  p.pump();
+  allowThenTick(10);
   EXPECT_EQ(p.a.unackedCount(), 0u);
 }
 
-TEST(R2rGatedAcks, AContiguousVoidIsAcknowledgedWithoutTheApplication) {
-  LinkPair p(configFor("a", "b", "ea"), gated("b", "a", "eb"));
-  p.open();
-  p.pump();
+TEST_F(R2rGatedAcks, AContiguousVoidIsAcknowledgedWithoutTheApplication) {
   p.close();
   sendMessages(p.a, 1, 2);
   ASSERT_EQ(p.a.withdrawRouted(takeAll).size(), 2u);
