@@ -144,10 +144,7 @@ void Link::feed(std::string_view bytes, int64_t nowMs) {
     // ours to deliver any more. The link dies as the tick would have made it; the next
     // connection sends what is still meant for us.
     nowMs_ = nowMs;
-    state_ = LinkState::Failed;
-    ++stats_.deaths;
-    events_.onDead();
-    return;
+    return declareDead();
   }
   nowMs_ = lastRecvMs_ = nowMs;
   stats_.bytesIn += bytes.size();
@@ -158,12 +155,7 @@ void Link::feed(std::string_view bytes, int64_t nowMs) {
 void Link::onTick(int64_t nowMs) {
   nowMs_ = nowMs;
   if (!connected()) return;
-  if (nowMs - lastRecvMs_ >= config_.deadAfterMs) {
-    state_ = LinkState::Failed;
-    ++stats_.deaths;
-    events_.onDead();
-    return;
-  }
+  if (nowMs - lastRecvMs_ >= config_.deadAfterMs) return declareDead();
   if (state_ == LinkState::Established) {
     maybeAck(1);  // whatever arrived since the last ack: the sender's queue drains when idle
     if (!journal_.empty() && !ackRequested_ && nowMs - lastSendMs_ >= config_.heartbeatIntervalMs) {
@@ -320,6 +312,12 @@ std::vector<WithdrawnUnit> Link::withdrawRouted(const std::function<bool(UnitKin
   withdrawScanned_ = sentSeq();
   stats_.unitsWithdrawn += out.size();
   return out;
+}
+
+void Link::declareDead() {
+  state_ = LinkState::Failed;
+  ++stats_.deaths;
+  events_.onDead();
 }
 
 void Link::fail(std::string_view reason, std::string_view detail) { protocolError(reason, detail); }
@@ -583,14 +581,7 @@ Status Link::decodeUnit(Unit& unit) {
   if (scanned->childCount != 1 || scanned->text.find_first_not_of(" \t\r\n") != std::string::npos) {
     return Status::fail("bad-fanout", "fanout must hold exactly one presence");
   }
-  const std::string_view to = wire::findAttr(scanned->attrs, "to");
-  size_t i = 0;
-  while (i < to.size()) {
-    const size_t space = to.find_first_of(" \t\r\n", i);
-    const size_t end = space == std::string_view::npos ? to.size() : space;
-    if (end > i) unit.recipients.emplace_back(to.substr(i, end - i));
-    i = end + 1;
-  }
+  unit.recipients = wire::splitRecipients(wire::findAttr(scanned->attrs, "to"));
   if (unit.recipients.empty()) return Status::fail("bad-fanout", "fanout without recipients");
   auto presence = wire::stanzaFromCanonical(scanned->children);
   if (!presence) return Status::fail("bad-fanout", presence.error().detail);

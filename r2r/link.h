@@ -214,6 +214,8 @@ class Link {
   void onVolatileUnit(xml::Stanza&& stanza);
   Status decodeUnit(Unit& unit);
   void protocolError(std::string_view reason, std::string_view detail);
+  // Nothing received for deadAfterMs: Failed, reported through onDead().
+  void declareDead();
   SendResult commitUnit();
   void pruneAcked(uint64_t h);
   void writeAck();

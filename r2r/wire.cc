@@ -108,6 +108,18 @@ bool isNsDecl(std::string_view name) { return name == "xmlns" || name.starts_wit
 
 }  // namespace
 
+std::vector<std::string> splitRecipients(std::string_view list) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < list.size()) {
+    const size_t space = list.find_first_of(" \t\r\n", i);
+    const size_t end = space == std::string_view::npos ? list.size() : space;
+    if (end > i) out.emplace_back(list.substr(i, end - i));
+    i = end + 1;
+  }
+  return out;
+}
+
 bool isReservedName(std::string_view name) {
   static constexpr std::array<std::string_view, 8> kReserved{"hello",  "start", "a",   "r",
                                                              "hb",     "fanout", "error", "void"};

@@ -83,6 +83,8 @@ std::string_view findAttr(const Attrs& attrs, std::string_view name);  // "" if 
 Result<xml::Stanza> stanzaFromCanonical(std::string_view bytes);
 
 bool parseUint64(std::string_view text, uint64_t* out);
+// A fan-out's `to`: the whitespace-separated bare JIDs, empty entries skipped.
+std::vector<std::string> splitRecipients(std::string_view list);
 
 }  // namespace wire
 }  // namespace xmesh::r2r

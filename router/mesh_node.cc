@@ -567,9 +567,9 @@ std::optional<std::string> unitRecipient(r2r::UnitKind kind, std::string_view by
   }
   auto scanned = r2r::wire::scanElement(bytes);
   if (!scanned) return std::nullopt;
-  std::string_view list = r2r::wire::findAttr(scanned->attrs, "to");
-  std::string_view first = list.substr(0, list.find(' '));
-  return std::string(first.substr(0, first.find('@')));
+  auto recipients = r2r::wire::splitRecipients(r2r::wire::findAttr(scanned->attrs, "to"));
+  if (recipients.empty()) return std::nullopt;
+  return recipients.front().substr(0, recipients.front().find('@'));
 }
 }  // namespace
 
@@ -593,14 +593,9 @@ void MeshNode::rerouteWithdrawn(topology::NodeIndex dead, r2r::WithdrawnUnit&& u
     // Presence is state, not a message: no deduplication, each recipient where it is now.
     auto scanned = r2r::wire::scanElement(unit.bytes);
     if (!scanned) return;
-    std::string_view list = r2r::wire::findAttr(scanned->attrs, "to");
     std::vector<std::string> here;
     std::unordered_map<topology::NodeIndex, std::vector<std::string>> elsewhere;
-    for (size_t i = 0; i < list.size();) {
-      size_t end = std::min(list.find(' ', i), list.size());
-      std::string bare(list.substr(i, end - i));
-      i = end + 1;
-      if (bare.empty()) continue;
+    for (std::string& bare : r2r::wire::splitRecipients(r2r::wire::findAttr(scanned->attrs, "to"))) {
       auto server = remoteServer(std::string_view(bare).substr(0, bare.find('@')));
       if (server) elsewhere[*server].push_back(std::move(bare));
       else here.push_back(std::move(bare));
